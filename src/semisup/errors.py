@@ -1,0 +1,9 @@
+"""One exception type for problems the user can fix; stages print it as one line instead of a traceback."""
+
+
+class PipelineError(Exception):
+    """Bad input or a bad parameter: the message says which file or key, and what to do."""
+
+
+class ConfigError(PipelineError):
+    """A parameter in params.yaml is wrong."""

@@ -1,0 +1,56 @@
+"""Semi-supervised GAN losses of Salimans et al. 2016 ("Improved Techniques for Training GANs", §5).
+
+The classifier has K real-class logits l(x). With Z(x) = sum_k exp(l_k(x)) it defines D(x) = Z / (Z + 1), the
+probability that x is real; so log D = logZ - softplus(logZ) and log(1 - D) = -softplus(logZ), with
+logZ = logsumexp(l). The same functions serve images and the two-rings demo: they only see logits.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def log_z(logits: torch.Tensor) -> torch.Tensor:
+    """log Z(x) = log sum_k exp(l_k(x)), per example."""
+    return torch.logsumexp(logits, dim=1)
+
+
+def supervised_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy over the K real classes on labelled data."""
+    return F.cross_entropy(logits, labels)
+
+
+def unsupervised_real_loss(logits_real: torch.Tensor) -> torch.Tensor:
+    """-E log D(x) on unlabelled real images: softplus(logZ) - logZ."""
+    lz = log_z(logits_real)
+    return (F.softplus(lz) - lz).mean()
+
+
+def unsupervised_fake_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """-E log(1 - D(G(z))) on generated images: softplus(logZ)."""
+    return F.softplus(log_z(logits_fake)).mean()
+
+
+def discriminator_loss(
+    logits_labeled: torch.Tensor,
+    labels: torch.Tensor,
+    logits_unlabeled: torch.Tensor,
+    logits_fake: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The classifier's loss: supervised + real + fake terms, equally weighted as in the published code."""
+    parts = {
+        "supervised": supervised_loss(logits_labeled, labels),
+        "real": unsupervised_real_loss(logits_unlabeled),
+        "fake": unsupervised_fake_loss(logits_fake),
+    }
+    return parts["supervised"] + parts["real"] + parts["fake"], parts
+
+
+def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating "look real" loss for the generator: -E log D(G(z)) = softplus(logZ) - logZ."""
+    return unsupervised_real_loss(logits_fake)
+
+
+def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tensor) -> torch.Tensor:
+    """Salimans et al. §3.1: squared distance between mean intermediate features of real and generated batches."""
+    return (features_real.mean(dim=0) - features_fake.mean(dim=0)).pow(2).mean()

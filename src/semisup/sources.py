@@ -1,0 +1,117 @@
+"""Walk every file of a Kaggle download in any of its forms, without unpacking it to disk.
+
+Kaggle's `dogs-vs-cats.zip` holds `train.zip` and `test1.zip`, which are read in place (members of a zip are opened as
+seekable streams); a folder is walked the same way, with any zip inside it opened too. Each file is yielded once, with
+a logical name such as `train.zip/train/cat.123.jpg`, so the manifest can account for every input file.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Callable, Iterator
+
+from .errors import PipelineError
+
+KAGGLE_HINT = (
+    "Download it with `kaggle competitions download -c dogs-vs-cats -p data/raw` and set "
+    "data.source: data/raw/dogs-vs-cats.zip (train.zip, an extracted folder, or `synthetic` also work)"
+)
+
+_LABELLED = re.compile(r"^(cat|dog)[._](\d+)\.(jpe?g|png)$", re.IGNORECASE)
+_UNLABELLED = re.compile(r"^(\d+)\.(jpe?g|png)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One input file: its logical name and a way to read its bytes (opened only when needed)."""
+
+    name: str
+    read: Callable[[], bytes]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a Kaggle file name says: label (`cat`, `dog` or None for unlabelled `test1`) and numeric id."""
+
+    label: str | None
+    kaggle_id: int
+
+
+def parse_name(name: str) -> Identity | None:
+    """`train/cat.123.jpg` -> cat 123; `test1/678.jpg` -> unlabelled 678; anything else -> None."""
+    base = name.rsplit("/", 1)[-1]
+    m = _LABELLED.match(base)
+    if m:
+        return Identity(m.group(1).lower(), int(m.group(2)))
+    m = _UNLABELLED.match(base)
+    if m and "test" in name.lower():
+        return Identity(None, int(m.group(1)))
+    return None
+
+
+def train_zip_siblings(path: Path) -> list[Path]:
+    """A path to `train.zip` brings `test1.zip` beside it when there is one (Kaggle's two inner archives)."""
+    sibling = path.with_name("test1.zip")
+    return [path, sibling] if path.name == "train.zip" and sibling.is_file() else [path]
+
+
+def iter_entries(source: str | Path) -> Iterator[Entry]:
+    """Every file under `source` (a zip, a folder, or a single image), in a deterministic order."""
+    path = Path(source)
+    if not path.exists():
+        raise PipelineError(f"data.source: {str(source)!r} does not exist. {KAGGLE_HINT}")
+    if path.is_dir():
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            rel = child.relative_to(path).as_posix()
+            yield from _file_entries(child, rel)
+        return
+    for member in train_zip_siblings(path):
+        yield from _file_entries(member, member.name)
+
+
+def _file_entries(path: Path, name: str) -> Iterator[Entry]:
+    if path.suffix.lower() == ".zip":
+        try:
+            with zipfile.ZipFile(path) as archive:
+                yield from _zip_entries(archive, name)
+        except zipfile.BadZipFile:
+            yield Entry(name, path.read_bytes)  # reported as "not an image" by the checks, not silently skipped
+        return
+    yield Entry(name, path.read_bytes)
+
+
+def _zip_entries(archive: zipfile.ZipFile, prefix: str) -> Iterator[Entry]:
+    infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    for info in infos:
+        name = f"{prefix}/{info.filename}"
+        if info.filename.lower().endswith(".zip"):
+            try:
+                with _open_member(archive, info) as stream, zipfile.ZipFile(stream) as inner:
+                    yield from _zip_entries(inner, name)
+                continue
+            except zipfile.BadZipFile:
+                pass
+        yield Entry(name, _reader(archive, info))
+
+
+def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
+    """A stored inner zip is read in place; a compressed one is spooled once to a temporary file, because seeking
+    backwards in a compressed stream restarts decompression (quadratic on 37,500 members)."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return archive.open(info)
+    spool = tempfile.TemporaryFile()
+    with archive.open(info) as stream:
+        shutil.copyfileobj(stream, spool, 1 << 20)
+    spool.seek(0)
+    return spool
+
+
+def _reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
+    def read() -> bytes:
+        return archive.read(info)
+
+    return read
