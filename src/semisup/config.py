@@ -54,6 +54,7 @@ class BaselineConfig:
     lr: float = 0.001
     momentum: float = 0.9
     weight_decay: float = 0.0001
+    checkpoint_every: int = 20  # epochs between checkpoints (an epoch here is one step)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class GanConfig:
     generator_width: int = 64  # channels of the generator's last hidden layer (DCGAN ngf)
     grid_every: int = 5  # save a grid of generated images every N epochs
     max_steps_per_epoch: int = 0  # 0 = the whole unlabelled set; > 0 caps an epoch (quick runs)
+    checkpoint_every: int = 1  # epochs between checkpoints
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,8 @@ def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
 
 def _validate(p: Params) -> None:
     _require(p.seed >= 0, "seed", p.seed, "use an integer >= 0")
-    _require(16 <= p.image_size <= 1024, "image_size", p.image_size, "use 16..1024 (paper: 224)")
+    _require(32 <= p.image_size <= 1024 and p.image_size % 8 == 0, "image_size", p.image_size,
+             "use a multiple of 8 from 32 to 1024 (the generator doubles its side per layer; paper: 224)")
     d = p.data
     _require(d.split_seed >= 0, "data.split_seed", d.split_seed, "use an integer >= 0")
     for key, value in (("data.val_size", d.val_size), ("data.test_size", d.test_size)):
@@ -193,7 +196,9 @@ def _validate(p: Params) -> None:
     _require(b.lr > 0, "baseline.lr", b.lr, "use a number > 0")
     _require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
     _require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
+    _require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
     g = p.gan
+    _require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
     _require(g.epochs > 0, "gan.epochs", g.epochs, "use an integer > 0")
     _require(g.lr > 0, "gan.lr", g.lr, "use a number > 0")
     _require(0 <= g.beta1 < 1, "gan.beta1", g.beta1, "use 0 <= beta1 < 1")

@@ -1,0 +1,250 @@
+"""A synthetic stand-in for Kaggle's Dogs vs. Cats, so the pipeline runs end to end without the download.
+
+These are NOT photos of cats and dogs. Each image is a drawn cartoon "animal" on a cluttered background:
+
+* background: a random two-colour gradient, low-frequency blotches, pixel noise and a few distractor shapes
+  (ellipses, triangles, bars, lines) in random colours;
+* the object: class ``cat`` is a rounded, compact body with a round head and two pointed, upright ears and an
+  upright tail; class ``dog`` is a longer, lower body with a longer snout, floppy ears hanging down and a straight
+  tail. The shape parameters of the two families overlap (some cats are long, some dogs have short snouts), and
+  everything else varies in the same way for both classes: colour, secondary markings, size, position, rotation,
+  mirroring, lighting, occlusion by a distractor and JPEG noise.
+
+So 100 labels give a classifier that is clearly better than chance but far from perfect, while the shape families
+form clusters that a model can find in many unlabelled images (the point of the semi-supervised GAN).
+
+`write_synthetic_zip` lays the images out exactly like Kaggle's ``dogs-vs-cats.zip`` -- an outer zip holding
+``train.zip`` (``train/cat.N.jpg``, ``train/dog.N.jpg``, N = 0..per_class-1), ``test1.zip`` (``test1/N.jpg``,
+N = 1..unlabeled, drawn from both classes with hidden labels) and ``sampleSubmission.csv`` -- so the real ingestion
+code reads it. The output depends only on the config and the seed: every image has its own random generator seeded
+from (seed, split, class, index), zip members are sorted and carry fixed timestamps, JPEG settings are fixed, and no
+global random state is read or changed. Same config and seed => byte-identical zip.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from .config import SyntheticConfig
+
+JPEG_QUALITY = 85
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: members carry no trace of when they were made
+_SUPERSAMPLE = 2  # shapes are drawn at twice the size and box-filtered down (anti-aliased edges)
+_STREAM_TRAIN, _STREAM_TEST, _STREAM_LABEL = 1, 2, 3
+_CLASSES = ("cat", "dog")
+
+
+def write_synthetic_zip(cfg: SyntheticConfig, seed: int, path: Path) -> Path:
+    """Write the stand-in data set to `path` (a Kaggle-shaped ``dogs-vs-cats.zip``) and return `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    train = {}
+    for label, name in enumerate(_CLASSES):
+        for i in range(cfg.per_class):
+            train[f"train/{name}.{i}.jpg"] = _jpeg(render_image(seed, _STREAM_TRAIN, label, i, cfg.size))
+    test = {}
+    for i in range(1, cfg.unlabeled + 1):
+        test[f"test1/{i}.jpg"] = _jpeg(render_image(seed, _STREAM_TEST, hidden_label(seed, i), i, cfg.size))
+    submission = "id,label\n" + "".join(f"{i},0\n" for i in range(1, cfg.unlabeled + 1))
+
+    outer = {
+        "sampleSubmission.csv": submission.encode(),
+        "test1.zip": _zip_bytes(test, "test1/", zipfile.ZIP_DEFLATED),
+        "train.zip": _zip_bytes(train, "train/", zipfile.ZIP_DEFLATED),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(_zip_bytes(outer, None, zipfile.ZIP_STORED))  # inner zips stored: read in place, not spooled
+    os.replace(tmp, path)
+    return path
+
+
+def hidden_label(seed: int, kaggle_id: int) -> int:
+    """Class (0 = cat, 1 = dog) of stand-in ``test1/<kaggle_id>.jpg``; for diagnostics only, the pipeline never sees it."""
+    return int(np.random.default_rng((seed, _STREAM_LABEL, kaggle_id)).integers(2))
+
+
+def render_image(seed: int, stream: int, label: int, index: int, size: int) -> Image.Image:
+    """One `size` x `size` RGB image of class `label` (0 = cat, 1 = dog); a pure function of its arguments."""
+    rng = np.random.default_rng((seed, stream, label, index))
+    big = size * _SUPERSAMPLE
+    canvas = Image.fromarray(_background(rng, big))
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(rng.integers(1, 5)):
+        _distractor(rng, draw, big)
+    _animal(rng, canvas, big, label)
+    if rng.random() < 0.25:  # partial occlusion: a distractor in front of the animal
+        _distractor(rng, ImageDraw.Draw(canvas), big, near_centre=True)
+    if rng.random() < 0.2:
+        canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.6) * _SUPERSAMPLE))
+    small = canvas.resize((size, size), Image.Resampling.BOX)
+    return Image.fromarray(_light_and_noise(rng, np.asarray(small, dtype=np.float32)))
+
+
+# --- background, distractors, lighting -------------------------------------------------------------------------
+
+
+def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
+    return tuple(int(v) for v in rng.integers(0, 256, 3))
+
+
+def _background(rng: np.random.Generator, side: int) -> np.ndarray:
+    c1, c2 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    angle = rng.uniform(0, 2 * np.pi)
+    coords = np.linspace(-1.0, 1.0, side, dtype=np.float32)
+    t = (np.cos(angle) * coords[None, :] + np.sin(angle) * coords[:, None]) * 0.5 + 0.5
+    img = c1 * (1 - t[..., None]) + c2 * t[..., None]
+    cells = int(rng.integers(3, 7))  # low-frequency blotches, upsampled smoothly
+    blotch = Image.fromarray(rng.uniform(0, 255, (cells, cells, 3)).astype(np.uint8))
+    blotch = np.asarray(blotch.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32) - 127.5
+    img = img + blotch * rng.uniform(0.1, 0.35)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _distractor(rng: np.random.Generator, draw: ImageDraw.ImageDraw, side: int, near_centre: bool = False) -> None:
+    colour = _random_colour(rng)
+    if near_centre:
+        cx, cy = rng.uniform(0.3, 0.7, 2) * side
+    else:
+        cx, cy = rng.uniform(0, 1, 2) * side
+    r = rng.uniform(0.05, 0.18) * side
+    kind = rng.integers(5)
+    if kind == 0:  # ellipse
+        draw.polygon(_ellipse(cx, cy, r, r * rng.uniform(0.3, 1.0), rng.uniform(0, np.pi)), fill=colour)
+    elif kind == 1:  # triangle (looks like an ear)
+        draw.polygon([tuple(p) for p in np.array([cx, cy]) + rng.uniform(-r, r, (3, 2))], fill=colour)
+    elif kind == 2:  # bar
+        draw.polygon(_ellipse(cx, cy, r * 1.5, r * 0.25, rng.uniform(0, np.pi), n=4), fill=colour)
+    else:  # line or curve
+        pts = np.array([cx, cy]) + np.cumsum(rng.normal(0, r * 0.6, (int(rng.integers(2, 5)), 2)), axis=0)
+        draw.line([tuple(p) for p in pts], fill=colour, width=int(rng.integers(1, 4) * _SUPERSAMPLE))
+
+
+def _light_and_noise(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
+    side = img.shape[0]
+    coords = np.linspace(-1.0, 1.0, side, dtype=np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * coords[None, :] + np.sin(angle) * coords[:, None]
+    gain = rng.uniform(0.6, 1.25) + rng.uniform(0, 0.35) * ramp  # overall brightness and a light direction
+    tint = rng.uniform(0.85, 1.15, 3)  # colour cast
+    img = img * gain[..., None] * tint + rng.uniform(-25, 25)
+    img = img + rng.normal(0, rng.uniform(2, 10), img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+# --- the animal ----------------------------------------------------------------------------------------------
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 20) -> list[tuple[float, float]]:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False) + (np.pi / 4 if n == 4 else 0.0)
+    x, y = rx * np.cos(t), ry * np.sin(t)
+    c, s = np.cos(angle), np.sin(angle)
+    return list(zip((cx + c * x - s * y).tolist(), (cy + s * x + c * y).tolist()))
+
+
+def _ellipse_pts(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 20) -> np.ndarray:
+    return np.array(_ellipse(cx, cy, rx, ry, angle, n))
+
+
+def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int) -> None:
+    """Draw a cat (0) or a dog (1) in a local frame (body at the origin, facing +x, y down), then place it."""
+    # `dogness` sets the shape family; the two classes' ranges overlap, so shape alone is ambiguous near the middle
+    dogness = float(np.clip(rng.normal(0.75 if label else 0.25, 0.13), 0.0, 1.0))
+    jitter = lambda lo, hi: rng.uniform(lo, hi)  # noqa: E731  (shape noise shared by both classes)
+
+    body_rx = (0.34 + 0.2 * dogness) * jitter(0.9, 1.1)
+    body_ry = (0.32 - 0.1 * dogness) * jitter(0.9, 1.1)
+    head_r = 0.2 * jitter(0.85, 1.15)
+    head_x = body_rx * 0.85 + head_r * 0.3
+    head_y = -body_ry - head_r * (0.55 - 0.25 * dogness)
+    parts: list[tuple[str, np.ndarray]] = []  # (which colour, polygon) in draw order
+
+    tail_w = 0.06 * jitter(0.8, 1.3)
+    if label == 0:  # cat: upright, curving tail
+        bend = jitter(-0.15, 0.25)
+        tail = [(-body_rx * 0.85, -body_ry * 0.3), (-body_rx - 0.12, -body_ry - 0.15), (-body_rx - 0.05 + bend, -body_ry - 0.4)]
+    else:  # dog: straight tail, pointing back and up
+        tilt = jitter(0.1, 0.9)
+        tail = [(-body_rx * 0.85, -body_ry * 0.3), (-body_rx * 0.85 - 0.35 * np.cos(tilt), -body_ry * 0.3 - 0.35 * np.sin(tilt))]
+    leg_len = (0.14 + 0.12 * dogness) * jitter(0.8, 1.2)
+    leg_w = 0.07 * jitter(0.8, 1.2)
+    for lx in (-0.6, -0.35, 0.4, 0.65):
+        x = lx * body_rx
+        parts.append(("main", np.array([(x - leg_w / 2, 0), (x + leg_w / 2, 0), (x + leg_w / 2, body_ry * 0.6 + leg_len), (x - leg_w / 2, body_ry * 0.6 + leg_len)])))
+    parts.append(("main", _ellipse_pts(0, 0, body_rx, body_ry)))
+
+    if label == 0:  # cat: two pointed, upright ears on top of the head
+        ear_h = head_r * jitter(0.8, 1.4)
+        ear_w = head_r * jitter(0.45, 0.7)
+        for ex in (-0.45, 0.35):
+            bx = head_x + ex * head_r
+            by = head_y - head_r * 0.6
+            lean = jitter(-0.2, 0.3) * ear_h
+            parts.append(("main", np.array([(bx - ear_w / 2, by + 0.05), (bx + ear_w / 2, by + 0.05), (bx + lean, by - ear_h)])))
+    parts.append(("main", _ellipse_pts(head_x, head_y, head_r, head_r * jitter(0.85, 1.0))))
+    snout_len = head_r * (0.35 + 0.9 * dogness) * jitter(0.85, 1.15)
+    snout_h = head_r * jitter(0.4, 0.6)
+    parts.append(("snout", _ellipse_pts(head_x + head_r * 0.6 + snout_len * 0.5, head_y + head_r * 0.25, snout_len * 0.7, snout_h)))
+    if label == 1:  # dog: floppy ears hanging down beside the head
+        ear_l = head_r * jitter(0.7, 1.2)
+        for ex, tone in ((-0.55, "ear"), (0.05, "ear")):
+            swing = jitter(-0.3, 0.5)
+            parts.append((tone, _ellipse_pts(head_x + ex * head_r, head_y + ear_l * 0.35, head_r * 0.3, ear_l * 0.7, swing)))
+
+    # pose: scale, rotation, mirror, position -- identical distributions for both classes
+    scale = rng.uniform(0.38, 0.6) * side
+    angle = rng.uniform(-0.45, 0.45)
+    mirror = -1.0 if rng.random() < 0.5 else 1.0
+    c, s = np.cos(angle), np.sin(angle)
+    rot = np.array([[c * mirror, -s], [s * mirror, c]]) * scale
+    centre = rng.uniform(0.3, 0.7, 2) * side
+
+    main = np.array(_random_colour(rng), dtype=np.float32)
+    second = main * rng.uniform(0.4, 0.9) if rng.random() < 0.5 else np.array(_random_colour(rng), dtype=np.float32)
+    colours = {"main": main, "snout": main if rng.random() < 0.5 else second, "ear": main if rng.random() < 0.5 else second}
+    fill = {k: tuple(int(v) for v in np.clip(col, 0, 255)) for k, col in colours.items()}
+
+    draw = ImageDraw.Draw(canvas)
+    place = lambda pts: [tuple(p) for p in (np.asarray(pts, dtype=np.float64) @ rot.T + centre).tolist()]  # noqa: E731
+    width = max(1, int(round(tail_w * scale)))
+    draw.line(place(tail), fill=fill["main"], width=width, joint="curve")
+    for tone, poly in parts:
+        draw.polygon(place(poly), fill=fill[tone])
+    if rng.random() < 0.5:  # markings: a patch of the second colour on the body
+        px, py = rng.uniform(-0.5, 0.5) * body_rx, rng.uniform(-0.4, 0.2) * body_ry
+        draw.polygon(place(_ellipse_pts(px, py, body_rx * rng.uniform(0.2, 0.45), body_ry * rng.uniform(0.3, 0.6))), fill=tuple(int(v) for v in np.clip(second, 0, 255)))
+    eye = (head_x + head_r * 0.35, head_y - head_r * 0.15)
+    draw.polygon(place(_ellipse_pts(*eye, head_r * 0.12, head_r * 0.12, n=8)), fill=(20, 20, 20))
+
+
+# --- encoding and archiving ----------------------------------------------------------------------------------
+
+
+def _jpeg(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=JPEG_QUALITY, subsampling=2, optimize=False, progressive=False)
+    return out.getvalue()
+
+
+def _zip_bytes(members: dict[str, bytes], folder: str | None, compression: int) -> bytes:
+    """A zip of `members` in sorted order with fixed metadata (date, permissions, creator system)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        if folder is not None:  # Kaggle's inner zips carry their folder as an entry of its own
+            archive.writestr(_info(folder, zipfile.ZIP_STORED, 0o40755 << 16 | 0x10), b"")
+        for name in sorted(members):
+            archive.writestr(_info(name, compression, 0o100644 << 16), members[name])
+    return out.getvalue()
+
+
+def _info(name: str, compression: int, attrs: int) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = compression
+    info.create_system = 3  # Unix, whatever machine writes it
+    info.external_attr = attrs
+    return info

@@ -1,0 +1,265 @@
+"""Training loops: the supervised baseline and the semi-supervised GAN, as the published code ran them.
+
+Both keep the epoch with the best validation accuracy, save a checkpoint every epoch (resumed when the stage is rerun
+with the same params and data) and log per-epoch curves with DVCLive. Losses stay on the device inside an epoch; they
+are read back once per epoch (and every `LOG_EVERY` steps for the progress bar), never per step.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import torch
+from dvclive import Live
+from torchvision.utils import save_image
+from tqdm import tqdm
+
+from . import losses
+from .config import Params
+from .errors import PipelineError
+from .evaluation import evaluate
+from .models import Classifier, Generator, to_unit_range
+
+LOG_EVERY = 10
+
+
+@dataclass
+class LabeledData:
+    """What both methods see: the fixed labelled batch and the validation set, as tensors on the device."""
+
+    x_labeled: torch.Tensor
+    y_labeled: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+@dataclass
+class TrainResult:
+    classifier_state: dict[str, torch.Tensor]
+    best_epoch: int  # 1-based
+    val_accuracy: float
+    val_loss: float
+    epochs_run: int
+    train_seconds: float
+    images_per_second: float
+    generator_state: dict[str, torch.Tensor] | None = None
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in ("classifier_state", "generator_state", "history")}
+
+
+def fingerprint(params: Params, method: str, labeled_csv: Path) -> str:
+    """Identifies a run for resuming: the params this method reads plus the labelled set it was given."""
+    relevant = {k: v for k, v in asdict(params).items() if k in ("seed", "image_size", "data", "labeled", "loader", "train", method)}
+    blob = json.dumps(relevant, sort_keys=True) + hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class Checkpoint:
+    """Last-epoch state in a file outside DVC's outputs (so DVC never deletes it and keeps its run cache)."""
+
+    def __init__(self, path: Path, key: str):
+        self.path, self.key = path, key
+
+    def load(self, device: torch.device) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        state = torch.load(self.path, map_location=device, weights_only=False)
+        if state.get("key") != self.key:
+            print(f"{self.path}: params or data changed since this checkpoint; starting fresh")
+            return None
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({**state, "key": self.key}, tmp)
+        tmp.replace(self.path)  # atomic: an interrupt never leaves half a checkpoint
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -> None:
+    bad = [k for k, v in values.items() if not math.isfinite(v)]
+    if bad:
+        raise PipelineError(
+            f"epoch {epoch}: loss {', '.join(bad)} is NaN or infinite: training diverged. The last good state is kept in "
+            f"{checkpoint.path} (epoch {epoch - 1}); lower the learning rate or change the seed, then rerun"
+        )
+
+
+class _Best:
+    """Keeps the earliest epoch with the highest validation accuracy (validation only, never test)."""
+
+    def __init__(self) -> None:
+        self.accuracy, self.loss, self.epoch, self.states = -1.0, math.inf, 0, None
+
+    def update(self, accuracy: float, loss: float, epoch: int, *models: torch.nn.Module) -> bool:
+        if accuracy <= self.accuracy:
+            return False
+        self.accuracy, self.loss, self.epoch = accuracy, loss, epoch
+        self.states = [copy.deepcopy(m.state_dict()) for m in models]
+        return True
+
+    def state(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "loss": self.loss, "epoch": self.epoch, "states": self.states}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.accuracy, self.loss, self.epoch, self.states = state["accuracy"], state["loss"], state["epoch"], state["states"]
+
+
+def train_baseline(params: Params, data: LabeledData, device: torch.device, checkpoint: Checkpoint, live: Live) -> TrainResult:
+    """Supervised ResNet18 on the labelled batch alone: one full-batch SGD step per epoch, as published."""
+    cfg = params.baseline
+    torch.manual_seed(params.seed)
+    model = Classifier().to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    best, start, history, seconds = _Best(), 1, [], 0.0
+    if (state := checkpoint.load(device)) is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        best.restore(state["best"])
+        start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
+        torch.set_rng_state(state["rng"])
+        _replay(live, history)
+        print(f"resuming the baseline at epoch {start}")
+    amp = params.train.amp and device.type == "cuda"
+    bar = tqdm(range(start, cfg.epochs + 1), desc="baseline", unit="epoch", initial=start - 1, total=cfg.epochs)
+    for epoch in bar:
+        began = time.perf_counter()
+        model.train()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = losses.supervised_loss(model(data.x_labeled).float(), data.y_labeled)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        seconds += time.perf_counter() - began
+        val = evaluate(model, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+        row = {"epoch": epoch, "train_loss": loss.item(), "val_accuracy": val.accuracy, "val_loss": val.loss}
+        _check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
+        best.update(val.accuracy, val.loss, epoch, model)
+        history.append(row)
+        _log(live, row)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best": best.state(),
+                             "epoch": epoch, "history": history, "seconds": seconds, "rng": torch.get_rng_state()})
+    images = len(history) * data.x_labeled.shape[0]
+    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
+                       images / max(seconds, 1e-9), history=history)
+
+
+def train_gan(
+    params: Params,
+    data: LabeledData,
+    unlabeled: Callable[[int], Iterable[torch.Tensor]],
+    steps_per_epoch: int,
+    device: torch.device,
+    checkpoint: Checkpoint,
+    live: Live,
+    samples_dir: Path,
+) -> TrainResult:
+    """Semi-supervised GAN (Salimans et al. 2016) exactly as the published loop: per step, three train-mode classifier
+    passes (unlabelled, generated-and-detached, the whole labelled set) and one classifier update, then one generator
+    update through the updated classifier on the same generated batch. `unlabeled(epoch)` yields image batches."""
+    cfg = params.gan
+    torch.manual_seed(params.seed)
+    classifier = Classifier().to(device)
+    generator = Generator(params.image_size, cfg.latent_dim, cfg.generator_width).to(device)
+    betas = (cfg.beta1, cfg.beta2)
+    opt_d = torch.optim.Adam(classifier.parameters(), lr=cfg.lr, betas=betas)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
+    noise = torch.Generator(device=device).manual_seed(params.seed + 1)
+    fixed_z = torch.randn(64, cfg.latent_dim, device=device, generator=noise)
+    best, start, history, seconds, images_seen = _Best(), 1, [], 0.0, 0
+    if (state := checkpoint.load(device)) is not None:
+        classifier.load_state_dict(state["classifier"])
+        generator.load_state_dict(state["generator"])
+        opt_d.load_state_dict(state["opt_d"])
+        opt_g.load_state_dict(state["opt_g"])
+        best.restore(state["best"])
+        noise.set_state(state["noise"])
+        start, history, seconds, images_seen = state["epoch"] + 1, state["history"], state["seconds"], state["images"]
+        _replay(live, history)
+        print(f"resuming the GAN at epoch {start}")
+    amp = params.train.amp and device.type == "cuda"
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    for epoch in range(start, cfg.epochs + 1):
+        classifier.train()
+        generator.train()
+        sums = {k: torch.zeros((), device=device) for k in ("supervised", "real", "fake", "generator")}
+        steps, began = 0, time.perf_counter()
+        bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"gan {epoch}/{cfg.epochs}", unit="step", leave=False)
+        for x_unlabeled in bar:
+            z = torch.randn(x_unlabeled.shape[0], cfg.latent_dim, device=device, generator=noise)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                fake = to_unit_range(generator(z))
+                loss_d, parts = losses.discriminator_loss(
+                    classifier(data.x_labeled).float(), data.y_labeled,
+                    classifier(x_unlabeled).float(), classifier(fake.detach()).float(),
+                )
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss_g = losses.generator_loss(classifier(fake).float())
+            opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            for k, v in {**parts, "generator": loss_g}.items():
+                sums[k] += v.detach()
+            steps += 1
+            images_seen += x_unlabeled.shape[0]
+            if steps % LOG_EVERY == 0:
+                bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}",
+                                img_s=f"{steps * x_unlabeled.shape[0] / (time.perf_counter() - began):.0f}")
+        if steps == 0:
+            raise PipelineError("the unlabelled set gives no full batch: add unlabelled images or lower gan.batch_size")
+        seconds += time.perf_counter() - began
+        means = {f"{k}_loss": (v / steps).item() for k, v in sums.items()}
+        _check_finite(means, epoch, checkpoint)
+        val = evaluate(classifier, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+        best.update(val.accuracy, val.loss, epoch, classifier, generator)
+        row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
+        history.append(row)
+        _log(live, row)
+        print(f"gan epoch {epoch}/{cfg.epochs}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
+              + f" (best epoch {best.epoch})")
+        if epoch % cfg.grid_every == 0 or epoch == cfg.epochs:
+            _save_grid(generator, fixed_z, samples_dir / f"epoch_{epoch:03d}.png")
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            checkpoint.save({"classifier": classifier.state_dict(), "generator": generator.state_dict(),
+                             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(), "best": best.state(),
+                             "noise": noise.get_state(), "epoch": epoch, "history": history, "seconds": seconds,
+                             "images": images_seen})
+    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
+                       images_seen / max(seconds, 1e-9), generator_state=best.states[1], history=history)
+
+
+@torch.no_grad()
+def _save_grid(generator: Generator, z: torch.Tensor, path: Path) -> None:
+    was_training = generator.training
+    generator.eval()
+    save_image(to_unit_range(generator(z)).float(), path, nrow=8)
+    generator.train(was_training)
+
+
+def _replay(live: Live, history: list[dict[str, float]]) -> None:
+    """DVC deletes a stage's outputs before rerunning it, so a resumed run rewrites the curves it already has."""
+    for row in history:
+        _log(live, row)
+
+
+def _log(live: Live, row: dict[str, float]) -> None:
+    for key, value in row.items():
+        if key != "epoch":
+            live.log_metric(key, value)
+    live.next_step()

@@ -1,0 +1,40 @@
+"""Stage `evaluate`: each model's best-validation checkpoint is run once on the test set.
+
+    python stages/evaluate.py      # writes metrics/{baseline,gan,summary}.json and plots/confusion/*.csv
+"""
+from pathlib import Path
+
+from semisup.artifacts import load_model
+from semisup.cli import run_stage
+from semisup.config import load_params
+from semisup.evaluation import evaluate
+from semisup.loaders import load_labeled, resolve_device
+from semisup.reporting import method_metrics, write_confusion, write_json
+
+METHODS = ("baseline", "gan")
+
+
+def main() -> None:
+    params = load_params()
+    device = resolve_device(params.train.device)
+    x_test, y_test = load_labeled(Path("data/test"), params.image_size, device, num_threads=params.loader.num_threads)
+    results = {}
+    for method in METHODS:
+        model, meta = load_model(Path(f"models/{method}.pt"), device)
+        test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
+        results[method] = method_metrics(meta, test)
+        write_json(Path(f"metrics/{method}.json"), results[method])
+        write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
+        print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
+              f"(best validation epoch {meta['train']['best_epoch']})")
+    base = results["baseline"]
+    gain = 100 * (results["gan"]["test_accuracy"] - base["test_accuracy"])
+    write_json(Path("metrics/summary.json"), {
+        "gain": round(gain, 2),  # GAN minus baseline, in percentage points of test accuracy
+        **{k: base[k] for k in ("profile", "strategy", "seed", "data_source", "image_size", "test_images")},
+    })
+    print(f"gain (GAN - baseline): {gain:+.2f} points")
+
+
+if __name__ == "__main__":
+    run_stage(main)
