@@ -1,0 +1,55 @@
+"""The Salimans et al. terms against values computed by hand: D(x) = Z/(Z+1)."""
+import math
+
+import pytest
+import torch
+
+from semisup import losses
+
+
+def test_log_z_is_logsumexp():
+    logits = torch.tensor([[0.0, 0.0], [1.0, 2.0]])
+    expected = torch.tensor([math.log(2), math.log(math.e + math.e**2)])
+    assert torch.allclose(losses.log_z(logits), expected)
+
+
+def test_real_and_fake_terms_by_hand():
+    logits = torch.zeros(3, 2)  # Z = 2, so D = 2/3
+    assert losses.unsupervised_real_loss(logits).item() == pytest.approx(-math.log(2 / 3))
+    assert losses.unsupervised_fake_loss(logits).item() == pytest.approx(-math.log(1 - 2 / 3))
+
+
+def test_terms_stay_finite_for_extreme_logits():
+    logits = torch.tensor([[200.0, 150.0], [-200.0, -300.0]])
+    for term in (losses.unsupervised_real_loss, losses.unsupervised_fake_loss, losses.generator_loss):
+        assert math.isfinite(term(logits).item())
+    # a very confident "real" output costs nothing as real and a lot as fake
+    assert losses.unsupervised_real_loss(logits[:1]).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.unsupervised_fake_loss(logits[:1]).item() == pytest.approx(200.0, rel=1e-4)
+
+
+def test_supervised_is_cross_entropy():
+    logits = torch.tensor([[2.0, 0.0]])
+    assert losses.supervised_loss(logits, torch.tensor([0])).item() == pytest.approx(math.log(1 + math.exp(-2)))
+
+
+def test_discriminator_loss_is_the_sum_of_its_parts():
+    g = torch.Generator().manual_seed(0)
+    lab, unl, fake = (torch.randn(4, 2, generator=g) for _ in range(3))
+    y = torch.tensor([0, 1, 1, 0])
+    total, parts = losses.discriminator_loss(lab, y, unl, fake)
+    assert set(parts) == {"supervised", "real", "fake"}
+    assert total.item() == pytest.approx(sum(p.item() for p in parts.values()))
+
+
+def test_generator_loss_wants_fakes_to_look_real():
+    """-log D(G(z)): it falls as the generated images' logZ rises."""
+    low, high = torch.full((2, 2), -3.0), torch.full((2, 2), 3.0)
+    assert losses.generator_loss(high) < losses.generator_loss(low)
+    assert losses.generator_loss(low).item() == pytest.approx(-math.log(2 * math.exp(-3) / (2 * math.exp(-3) + 1)))
+
+
+def test_feature_matching_by_hand():
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean [2, 3]
+    fake = torch.tensor([[0.0, 0.0], [0.0, 2.0]])  # mean [0, 1]
+    assert losses.feature_matching_loss(real, fake).item() == pytest.approx(4.0)
