@@ -118,7 +118,8 @@ def test_clusters_of_outliers_are_passed_over(synthetic):
 
 def test_odd_size_and_whole_class(synthetic):
     pool, _ = synthetic
-    assert len(choose_representative(pool, 5, seed=0)) == 4  # size/2 per class, rounded down like `random`
+    with pytest.raises(PipelineError, match="labeled.size: 5"):  # classes are balanced: odd sizes are refused
+        choose_representative(pool, 5, seed=0)
     everything = choose_representative(pool, 2 * len(pool["cat"]), seed=0)
     assert {c.candidate for c in everything} == set(pool["cat"]) | set(pool["dog"])
 

@@ -40,13 +40,16 @@ def read_curated(path: str | Path) -> list[CuratedItem]:
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"labeled.curated_file: {str(path)!r} does not exist; create it with `python -m semisup.review`")
-    lines = path.read_text(encoding="utf-8").splitlines()
-    rows = list(csv.reader(lines))
-    if not rows or tuple(c.strip() for c in rows[0]) != COLUMNS:
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
+    rows, end = [], 0
+    for row in reader:  # number rows by the line they start on, even when a quoted note spans lines
+        rows.append((end + 1, row))
+        end = reader.line_num
+    if not rows or tuple(c.strip() for c in rows[0][1]) != COLUMNS:
         raise PipelineError(f"{path}:1: the header must be {','.join(COLUMNS)}")
     items: list[CuratedItem] = []
     seen: dict[tuple[str, int], int] = {}
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in rows[1:]:
         if not row or all(not c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         where = f"{path}:{number}"

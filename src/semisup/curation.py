@@ -56,6 +56,8 @@ def read_pool(folder: Path) -> dict[str, list[Candidate]]:
 
 
 def _check_size(pool: dict[str, list[Candidate]], size: int) -> int:
+    if size <= 0 or size % 2:
+        raise PipelineError(f"labeled.size: {size} is not allowed; use a positive even number (classes are balanced)")
     per_class = size // 2
     for label in CLASSES:
         if len(pool[label]) < per_class:

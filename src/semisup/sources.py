@@ -85,7 +85,9 @@ def _file_entries(path: Path, name: str) -> Iterator[Entry]:
 
 
 def _zip_entries(archive: zipfile.ZipFile, prefix: str) -> Iterator[Entry]:
-    infos = sorted((i for i in archive.infolist() if not i.is_dir()), key=lambda i: i.filename)
+    # Archive order, not sorted: a stored inner zip is read through the outer stream, where every backward seek
+    # re-reads the member from its start (Python < 3.12). The order is still fixed for a given archive.
+    infos = [i for i in archive.infolist() if not i.is_dir()]
     for info in infos:
         name = f"{prefix}/{info.filename}"
         if info.filename.lower().endswith(".zip"):

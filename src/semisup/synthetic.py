@@ -23,6 +23,7 @@ global random state is read or changed. Same config and seed => byte-identical z
 from __future__ import annotations
 
 import io
+import math
 import os
 import zipfile
 from pathlib import Path
@@ -75,10 +76,10 @@ def render_image(seed: int, stream: int, label: int, index: int, size: int) -> I
     big = size * _SUPERSAMPLE
     canvas = Image.fromarray(_background(rng, big))
     draw = ImageDraw.Draw(canvas)
-    for _ in range(rng.integers(1, 5)):
+    for _ in range(rng.integers(0, 4)):
         _distractor(rng, draw, big)
     _animal(rng, canvas, big, label)
-    if rng.random() < 0.25:  # partial occlusion: a distractor in front of the animal
+    if rng.random() < 0.2:  # partial occlusion: a distractor in front of the animal
         _distractor(rng, ImageDraw.Draw(canvas), big, near_centre=True)
     if rng.random() < 0.2:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.6) * _SUPERSAMPLE))
@@ -89,21 +90,36 @@ def render_image(seed: int, stream: int, label: int, index: int, size: int) -> I
 # --- background, distractors, lighting -------------------------------------------------------------------------
 
 
+# coat colours shared by both classes (black, white, grey, ginger, brown, cream, tan, blue-grey); each is jittered
+_COATS = np.array([(30, 28, 26), (235, 232, 225), (128, 128, 124), (212, 118, 48), (112, 70, 38), (228, 202, 150),
+                   (178, 136, 86), (96, 110, 130)], dtype=np.float32)
+
+
+def _coat_colour(rng: np.random.Generator) -> np.ndarray:
+    return np.clip(_COATS[rng.integers(len(_COATS))] + rng.normal(0, 18, 3), 0, 255).astype(np.float32)
+
+
 def _random_colour(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(0, 256, 3))
 
 
-def _background(rng: np.random.Generator, side: int) -> np.ndarray:
-    c1, c2 = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
-    angle = rng.uniform(0, 2 * np.pi)
+def _ramp(angle: float, side: int) -> np.ndarray:
+    """A float32 `side` x `side` linear ramp from -1 to 1 (about) along direction `angle`."""
     coords = np.linspace(-1.0, 1.0, side, dtype=np.float32)
-    t = (np.cos(angle) * coords[None, :] + np.sin(angle) * coords[:, None]) * 0.5 + 0.5
-    img = c1 * (1 - t[..., None]) + c2 * t[..., None]
+    return coords[None, :] * math.cos(angle) + coords[:, None] * math.sin(angle)
+
+
+def _background(rng: np.random.Generator, side: int) -> np.ndarray:
+    c1, c2 = rng.uniform(0, 255, (2, 3)).astype(np.float32)
+    grey = rng.uniform(0.0, 0.7)  # muted, more photo-like backgrounds as often as saturated ones
+    c1, c2 = c1 * (1 - grey) + c1.mean() * grey, c2 * (1 - grey) + c2.mean() * grey
+    t = _ramp(rng.uniform(0, 2 * np.pi), side) * 0.5 + 0.5
+    img = c1[:, None, None] + (c2 - c1)[:, None, None] * t  # channels first: numpy is slow on a last axis of 3
     cells = int(rng.integers(3, 7))  # low-frequency blotches, upsampled smoothly
     blotch = Image.fromarray(rng.uniform(0, 255, (cells, cells, 3)).astype(np.uint8))
-    blotch = np.asarray(blotch.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32) - 127.5
-    img = img + blotch * rng.uniform(0.1, 0.35)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    blotch = np.asarray(blotch.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32).transpose(2, 0, 1)
+    img += (blotch - 127.5) * rng.uniform(0.05, 0.3)
+    return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
 
 
 def _distractor(rng: np.random.Generator, draw: ImageDraw.ImageDraw, side: int, near_centre: bool = False) -> None:
@@ -112,7 +128,7 @@ def _distractor(rng: np.random.Generator, draw: ImageDraw.ImageDraw, side: int, 
         cx, cy = rng.uniform(0.3, 0.7, 2) * side
     else:
         cx, cy = rng.uniform(0, 1, 2) * side
-    r = rng.uniform(0.05, 0.18) * side
+    r = rng.uniform(0.04, 0.13) * side
     kind = rng.integers(5)
     if kind == 0:  # ellipse
         draw.polygon(_ellipse(cx, cy, r, r * rng.uniform(0.3, 1.0), rng.uniform(0, np.pi)), fill=colour)
@@ -126,18 +142,24 @@ def _distractor(rng: np.random.Generator, draw: ImageDraw.ImageDraw, side: int, 
 
 
 def _light_and_noise(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    side = img.shape[0]
-    coords = np.linspace(-1.0, 1.0, side, dtype=np.float32)
-    angle = rng.uniform(0, 2 * np.pi)
-    ramp = np.cos(angle) * coords[None, :] + np.sin(angle) * coords[:, None]
+    ramp = _ramp(rng.uniform(0, 2 * np.pi), img.shape[0])
     gain = rng.uniform(0.6, 1.25) + rng.uniform(0, 0.35) * ramp  # overall brightness and a light direction
-    tint = rng.uniform(0.85, 1.15, 3)  # colour cast
-    img = img * gain[..., None] * tint + rng.uniform(-25, 25)
-    img = img + rng.normal(0, rng.uniform(2, 10), img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+    tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)  # colour cast
+    img = img.transpose(2, 0, 1) * gain * tint[:, None, None] + rng.uniform(-25, 25)  # channels first, as above
+    img += rng.standard_normal(img.shape, dtype=np.float32) * rng.uniform(2, 10)
+    return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
 
 
 # --- the animal ----------------------------------------------------------------------------------------------
+
+
+def _contrasting_colour(rng: np.random.Generator, background: np.ndarray, min_distance: float = 110.0) -> np.ndarray:
+    """A random colour that stands out from `background` (so the animal is visible; the class is in its shape)."""
+    for _ in range(20):
+        colour = _coat_colour(rng)
+        if np.linalg.norm(colour - background) >= min_distance:
+            break
+    return colour.astype(np.float32)
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 20) -> list[tuple[float, float]]:
@@ -154,11 +176,11 @@ def _ellipse_pts(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0,
 def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int) -> None:
     """Draw a cat (0) or a dog (1) in a local frame (body at the origin, facing +x, y down), then place it."""
     # `dogness` sets the shape family; the two classes' ranges overlap, so shape alone is ambiguous near the middle
-    dogness = float(np.clip(rng.normal(0.75 if label else 0.25, 0.13), 0.0, 1.0))
+    dogness = float(np.clip(rng.normal(0.8 if label else 0.2, 0.12), 0.0, 1.0))
     jitter = lambda lo, hi: rng.uniform(lo, hi)  # noqa: E731  (shape noise shared by both classes)
 
-    body_rx = (0.34 + 0.2 * dogness) * jitter(0.9, 1.1)
-    body_ry = (0.32 - 0.1 * dogness) * jitter(0.9, 1.1)
+    body_rx = (0.32 + 0.28 * dogness) * jitter(0.9, 1.1)
+    body_ry = (0.34 - 0.14 * dogness) * jitter(0.9, 1.1)
     head_r = 0.2 * jitter(0.85, 1.15)
     head_x = body_rx * 0.85 + head_r * 0.3
     head_y = -body_ry - head_r * (0.55 - 0.25 * dogness)
@@ -197,20 +219,23 @@ def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int
             parts.append((tone, _ellipse_pts(head_x + ex * head_r, head_y + ear_l * 0.35, head_r * 0.3, ear_l * 0.7, swing)))
 
     # pose: scale, rotation, mirror, position -- identical distributions for both classes
-    scale = rng.uniform(0.38, 0.6) * side
-    angle = rng.uniform(-0.45, 0.45)
+    scale = rng.uniform(0.36, 0.56) * side
+    angle = rng.uniform(-0.35, 0.35)
     mirror = -1.0 if rng.random() < 0.5 else 1.0
     c, s = np.cos(angle), np.sin(angle)
     rot = np.array([[c * mirror, -s], [s * mirror, c]]) * scale
-    centre = rng.uniform(0.3, 0.7, 2) * side
+    centre = rng.uniform(0.36, 0.64, 2) * side
 
-    main = np.array(_random_colour(rng), dtype=np.float32)
-    second = main * rng.uniform(0.4, 0.9) if rng.random() < 0.5 else np.array(_random_colour(rng), dtype=np.float32)
+    around = np.asarray(canvas.crop(tuple(int(v) for v in (*(centre - scale / 3), *(centre + scale / 3)))), dtype=np.float32)
+    main = _contrasting_colour(rng, around.reshape(-1, 3).mean(0))
+    second = main * rng.uniform(0.4, 0.9) if rng.random() < 0.5 else _coat_colour(rng)
     colours = {"main": main, "snout": main if rng.random() < 0.5 else second, "ear": main if rng.random() < 0.5 else second}
     fill = {k: tuple(int(v) for v in np.clip(col, 0, 255)) for k, col in colours.items()}
 
     draw = ImageDraw.Draw(canvas)
-    place = lambda pts: [tuple(p) for p in (np.asarray(pts, dtype=np.float64) @ rot.T + centre).tolist()]  # noqa: E731
+    every = np.concatenate([poly for _, poly in parts] + [np.asarray(tail)])
+    middle = (every.min(0) + every.max(0)) / 2  # the animal's bounding box is centred on `centre`
+    place = lambda pts: [tuple(p) for p in ((np.asarray(pts, dtype=np.float64) - middle) @ rot.T + centre).tolist()]  # noqa: E731
     width = max(1, int(round(tail_w * scale)))
     draw.line(place(tail), fill=fill["main"], width=width, joint="curve")
     for tone, poly in parts:
