@@ -4,11 +4,11 @@ These are NOT photos of cats and dogs. Each image is a drawn cartoon "animal" on
 
 * background: a random two-colour gradient, low-frequency blotches, pixel noise and a few distractor shapes
   (ellipses, triangles, bars, lines) in random colours;
-* the object: class ``cat`` is a rounded, compact body with a round head and two pointed, upright ears and an
-  upright tail; class ``dog`` is a longer, lower body with a longer snout, floppy ears hanging down and a straight
-  tail. The shape parameters of the two families overlap (some cats are long, some dogs have short snouts), and
-  everything else varies in the same way for both classes: colour, secondary markings, size, position, rotation,
-  mirroring, lighting, occlusion by a distractor and JPEG noise.
+* the object: class ``cat`` is a rounded, compact body with a round head, two pointed upright ears and an upright,
+  curved tail; class ``dog`` is a longer, lower body with a longer snout, floppy ears hanging down and a straight
+  tail. Body proportions and snout length vary continuously within each class (the tails of the two ranges meet),
+  and everything else varies the same way for both classes: coat colour (from one shared palette) and markings,
+  size, position, rotation, mirroring, lighting, blur, occlusion by a distractor and JPEG noise.
 
 So 100 labels give a classifier that is clearly better than chance but far from perfect, while the shape families
 form clusters that a model can find in many unlabelled images (the point of the semi-supervised GAN).
@@ -162,6 +162,10 @@ def _contrasting_colour(rng: np.random.Generator, background: np.ndarray, min_di
     return colour.astype(np.float32)
 
 
+def _rgb(colour: np.ndarray) -> tuple[int, int, int]:
+    return tuple(int(v) for v in np.clip(colour, 0, 255))
+
+
 def _ellipse(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0, n: int = 20) -> list[tuple[float, float]]:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False) + (np.pi / 4 if n == 4 else 0.0)
     x, y = rx * np.cos(t), ry * np.sin(t)
@@ -189,15 +193,18 @@ def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int
     tail_w = 0.06 * jitter(0.8, 1.3)
     if label == 0:  # cat: upright, curving tail
         bend = jitter(-0.15, 0.25)
-        tail = [(-body_rx * 0.85, -body_ry * 0.3), (-body_rx - 0.12, -body_ry - 0.15), (-body_rx - 0.05 + bend, -body_ry - 0.4)]
+        root = (-body_rx * 0.85, -body_ry * 0.3)
+        tail = [root, (-body_rx - 0.12, -body_ry - 0.15), (-body_rx - 0.05 + bend, -body_ry - 0.4)]
     else:  # dog: straight tail, pointing back and up
         tilt = jitter(0.1, 0.9)
-        tail = [(-body_rx * 0.85, -body_ry * 0.3), (-body_rx * 0.85 - 0.35 * np.cos(tilt), -body_ry * 0.3 - 0.35 * np.sin(tilt))]
+        root = (-body_rx * 0.85, -body_ry * 0.3)
+        tail = [root, (root[0] - 0.35 * math.cos(tilt), root[1] - 0.35 * math.sin(tilt))]
     leg_len = (0.14 + 0.12 * dogness) * jitter(0.8, 1.2)
     leg_w = 0.07 * jitter(0.8, 1.2)
+    foot = body_ry * 0.6 + leg_len
     for lx in (-0.6, -0.35, 0.4, 0.65):
-        x = lx * body_rx
-        parts.append(("main", np.array([(x - leg_w / 2, 0), (x + leg_w / 2, 0), (x + leg_w / 2, body_ry * 0.6 + leg_len), (x - leg_w / 2, body_ry * 0.6 + leg_len)])))
+        left, right = lx * body_rx - leg_w / 2, lx * body_rx + leg_w / 2
+        parts.append(("main", np.array([(left, 0), (right, 0), (right, foot), (left, foot)])))
     parts.append(("main", _ellipse_pts(0, 0, body_rx, body_ry)))
 
     if label == 0:  # cat: two pointed, upright ears on top of the head
@@ -207,42 +214,49 @@ def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int
             bx = head_x + ex * head_r
             by = head_y - head_r * 0.6
             lean = jitter(-0.2, 0.3) * ear_h
-            parts.append(("main", np.array([(bx - ear_w / 2, by + 0.05), (bx + ear_w / 2, by + 0.05), (bx + lean, by - ear_h)])))
+            ear = np.array([(bx - ear_w / 2, by + 0.05), (bx + ear_w / 2, by + 0.05), (bx + lean, by - ear_h)])
+            parts.append(("main", ear))
     parts.append(("main", _ellipse_pts(head_x, head_y, head_r, head_r * jitter(0.85, 1.0))))
     snout_len = head_r * (0.35 + 0.9 * dogness) * jitter(0.85, 1.15)
     snout_h = head_r * jitter(0.4, 0.6)
-    parts.append(("snout", _ellipse_pts(head_x + head_r * 0.6 + snout_len * 0.5, head_y + head_r * 0.25, snout_len * 0.7, snout_h)))
+    snout_x = head_x + head_r * 0.6 + snout_len * 0.5
+    parts.append(("snout", _ellipse_pts(snout_x, head_y + head_r * 0.25, snout_len * 0.7, snout_h)))
     if label == 1:  # dog: floppy ears hanging down beside the head
         ear_l = head_r * jitter(0.7, 1.2)
-        for ex, tone in ((-0.55, "ear"), (0.05, "ear")):
+        for ex in (-0.55, 0.05):
             swing = jitter(-0.3, 0.5)
-            parts.append((tone, _ellipse_pts(head_x + ex * head_r, head_y + ear_l * 0.35, head_r * 0.3, ear_l * 0.7, swing)))
+            ear = _ellipse_pts(head_x + ex * head_r, head_y + ear_l * 0.35, head_r * 0.3, ear_l * 0.7, swing)
+            parts.append(("ear", ear))
 
     # pose: scale, rotation, mirror, position -- identical distributions for both classes
     scale = rng.uniform(0.36, 0.56) * side
     angle = rng.uniform(-0.35, 0.35)
     mirror = -1.0 if rng.random() < 0.5 else 1.0
-    c, s = np.cos(angle), np.sin(angle)
+    c, s = math.cos(angle), math.sin(angle)
     rot = np.array([[c * mirror, -s], [s * mirror, c]]) * scale
     centre = rng.uniform(0.36, 0.64, 2) * side
 
-    around = np.asarray(canvas.crop(tuple(int(v) for v in (*(centre - scale / 3), *(centre + scale / 3)))), dtype=np.float32)
-    main = _contrasting_colour(rng, around.reshape(-1, 3).mean(0))
+    box = tuple(int(v) for v in (*(centre - scale / 3), *(centre + scale / 3)))
+    main = _contrasting_colour(rng, np.asarray(canvas.crop(box), dtype=np.float32).reshape(-1, 3).mean(0))
     second = main * rng.uniform(0.4, 0.9) if rng.random() < 0.5 else _coat_colour(rng)
     colours = {"main": main, "snout": main if rng.random() < 0.5 else second, "ear": main if rng.random() < 0.5 else second}
-    fill = {k: tuple(int(v) for v in np.clip(col, 0, 255)) for k, col in colours.items()}
+    fill = {k: _rgb(col) for k, col in colours.items()}
 
     draw = ImageDraw.Draw(canvas)
     every = np.concatenate([poly for _, poly in parts] + [np.asarray(tail)])
     middle = (every.min(0) + every.max(0)) / 2  # the animal's bounding box is centred on `centre`
-    place = lambda pts: [tuple(p) for p in ((np.asarray(pts, dtype=np.float64) - middle) @ rot.T + centre).tolist()]  # noqa: E731
+
+    def place(points) -> list[tuple[float, float]]:
+        return [tuple(p) for p in ((np.asarray(points, dtype=np.float64) - middle) @ rot.T + centre).tolist()]
+
     width = max(1, int(round(tail_w * scale)))
     draw.line(place(tail), fill=fill["main"], width=width, joint="curve")
     for tone, poly in parts:
         draw.polygon(place(poly), fill=fill[tone])
     if rng.random() < 0.5:  # markings: a patch of the second colour on the body
         px, py = rng.uniform(-0.5, 0.5) * body_rx, rng.uniform(-0.4, 0.2) * body_ry
-        draw.polygon(place(_ellipse_pts(px, py, body_rx * rng.uniform(0.2, 0.45), body_ry * rng.uniform(0.3, 0.6))), fill=tuple(int(v) for v in np.clip(second, 0, 255)))
+        patch = _ellipse_pts(px, py, body_rx * rng.uniform(0.2, 0.45), body_ry * rng.uniform(0.3, 0.6))
+        draw.polygon(place(patch), fill=_rgb(second))
     eye = (head_x + head_r * 0.35, head_y - head_r * 0.15)
     draw.polygon(place(_ellipse_pts(*eye, head_r * 0.12, head_r * 0.12, n=8)), fill=(20, 20, 20))
 

@@ -1,0 +1,63 @@
+"""The CI review script in a temporary git + DVC repository with two commits whose metrics differ."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "stages" / "ci_review.py"
+
+
+def sh(cmd, cwd, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture()
+def repo(tmp_path):
+    for cmd in (["git", "init", "-q"], ["git", "config", "user.email", "ci@example.com"],
+                ["git", "config", "user.name", "CI"], ["dvc", "init", "-q"]):
+        sh(cmd, tmp_path)
+    (tmp_path / "dvc.yaml").write_text("metrics:\n  - metrics/gan.json\n")
+    (tmp_path / "params.yaml").write_text("seed: 0\n")
+    sh(["git", "add", "-A"], tmp_path)
+    sh(["git", "commit", "-qm", "no metrics yet"], tmp_path)
+    return tmp_path
+
+
+def commit_metrics(repo, accuracy, seed):
+    (repo / "metrics").mkdir(exist_ok=True)
+    (repo / "metrics" / "gan.json").write_text(json.dumps({"test_accuracy": accuracy}))
+    (repo / "params.yaml").write_text(f"seed: {seed}\n")
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", f"accuracy {accuracy}"], repo)
+
+
+def review(repo, base):
+    return sh([sys.executable, str(SCRIPT), base, "--out", "review.md"], repo).stdout
+
+
+def test_diff_between_two_commits(repo):
+    commit_metrics(repo, 0.5, 0)
+    commit_metrics(repo, 0.6, 1)
+    text = review(repo, "HEAD~1")
+    assert "test_accuracy" in text and "0.6" in text and "0.1" in text  # new value and the change
+    assert "seed" in text  # the params diff
+    assert "test_accuracy" in (repo / "review.md").read_text()
+
+
+def test_base_without_metrics_says_so(repo):
+    commit_metrics(repo, 0.5, 0)
+    text = review(repo, "HEAD~1")
+    assert "test_accuracy" in text  # everything is new against a base with no metrics
+    assert "0.5" in text
+
+
+def test_missing_base_gives_a_clear_message(repo):
+    text = review(repo, "origin/does-not-exist")
+    assert "could not be fetched" in text and "git fetch" in text
