@@ -17,19 +17,12 @@ def main() -> None:
     device, checkpoint, live = setup(params, "gan")
     data = labeled_data(params, device)
     unlabeled = UnlabeledStream(DATA / "unlabeled", params.image_size, params.gan.batch_size, device,
-                                seed=params.seed, num_threads=params.loader.num_threads)
-    cap = params.gan.max_steps_per_epoch
-    steps = min(len(unlabeled), cap) if cap else len(unlabeled)
-
-    def batches(epoch: int):
-        for step, x in enumerate(unlabeled.epoch(epoch)):
-            if step == steps:
-                break
-            yield x
-
+                                seed=params.seed, num_threads=params.loader.num_threads,
+                                max_batches=params.gan.max_steps_per_epoch)
+    steps = len(unlabeled)
     print(f"gan on {device}: {data.x_labeled.shape[0]} labelled, {len(unlabeled.files)} unlabelled "
           f"({steps} steps of {params.gan.batch_size} per epoch), {data.x_val.shape[0]} validation, {params.image_size} px")
-    result = train_gan(params, data, batches, steps, device, checkpoint, live, Path("plots/generated"))
+    result = train_gan(params, data, unlabeled.epoch, steps, device, checkpoint, live, Path("plots/generated"))
     live.end()
     save_model(Path("models/gan.pt"), "gan", params, result.summary(), result.classifier_state, result.generator_state)
     checkpoint.remove()
