@@ -60,8 +60,11 @@ def write_synthetic_zip(cfg: SyntheticConfig, seed: int, path: Path) -> Path:
         "train.zip": _zip_bytes(train, "train/", zipfile.ZIP_DEFLATED),
     }
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(_zip_bytes(outer, None, zipfile.ZIP_STORED))  # inner zips stored: read in place, not spooled
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(_zip_bytes(outer, None, zipfile.ZIP_STORED))  # inner zips stored: read in place, not spooled
+        os.replace(tmp, path)  # a reader never sees half a zip
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
