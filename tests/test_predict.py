@@ -1,0 +1,231 @@
+"""`python -m semisup predict`: predictions CSV, Kaggle submission, contact sheet, unreadable photos, wrong model files.
+
+A freshly initialised ResNet18 at 32 px is saved with `artifacts.save_model` (no training: the numbers only have to be
+well-formed and repeatable) and run for real on a few of the shared photos, through DALI on the CPU.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from semisup import predict
+from semisup.__main__ import main
+from semisup.artifacts import load_model, save_model
+from semisup.config import params_from_dict
+from semisup.images import ImageCheck
+from semisup.loaders import iterate_labeled
+from semisup.models import Classifier
+from semisup.predict import LeastConfident, Prediction, kaggle_rows, predict_paths
+
+CPU = torch.device("cpu")
+PICKED = ("cat.1.jpg", "cat.2.jpg", "dog.1.jpg", "dog.2.jpg")
+
+
+# --------------------------------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("model") / "model.pt"
+    save_model(path, "baseline", params_from_dict({"image_size": 32}), {"best_epoch": 0}, Classifier().state_dict())
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(originals: Path, tmp_path_factory) -> Path:
+    """Four real photos of varied sizes, named as a labelled folder (cat_1.jpg ...) so the evaluation loader reads it."""
+    folder = tmp_path_factory.mktemp("photos")
+    for name in PICKED:
+        label, number, _ = name.split(".")
+        (folder / f"{label}_{number}.jpg").write_bytes((originals / name).read_bytes())
+    return folder
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    return list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+
+
+def cli(*args: object) -> int:
+    """`python -m semisup ...` in this process: the exit code (0 when it returns)."""
+    try:
+        main([str(a) for a in args])
+    except SystemExit as exc:
+        return int(exc.code)
+    return 0
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------------ predictions
+
+
+def test_predict_paths_rows_sum_to_one_repeatable_and_match_evaluation(model_file, photos):
+    model, meta = load_model(model_file, CPU)
+    first = list(predict_paths(model, meta, [photos], "cpu", batch_size=3))
+    assert [p.file for p in first] == [f"{photos}/{n}" for n in ("cat_1.jpg", "cat_2.jpg", "dog_1.jpg", "dog_2.jpg")]
+    for p in first:
+        assert p.classes == ("cat", "dog") and sum(p.probabilities) == pytest.approx(1.0, abs=1e-9)
+        assert p.predicted == p.classes[max(range(2), key=p.probabilities.__getitem__)]
+    again = list(predict_paths(model, meta, [photos], "cpu", batch_size=3))
+    assert [(p.file, p.probabilities) for p in again] == [(p.file, p.probabilities) for p in first]
+
+    # the same preprocessing as evaluation: the labelled-folder loader + the model give the same probabilities
+    with torch.no_grad():
+        expected = torch.cat([model(x).softmax(1) for x, _ in iterate_labeled(photos, 32, 4, CPU)])
+    assert torch.tensor([p.probabilities for p in first]) == pytest.approx(expected.double(), abs=1e-5)
+
+    # a single photo given by itself is named as given
+    single = photos / "dog_2.jpg"
+    (one,) = predict_paths(model, meta, [single], "cpu")
+    assert one.file == str(single) and one.probabilities == pytest.approx(first[-1].probabilities, abs=1e-5)
+
+
+def test_cli_writes_csv_and_sheet(model_file, photos, tmp_path, capsys):
+    out, sheet = tmp_path / "pred.csv", tmp_path / "sheet.png"
+    assert cli("predict", model_file, photos, "--out", out, "--device", "cpu", "--sheet", sheet, "--sheet-count", 3) == 0
+    rows = read_csv(out)
+    assert rows[0] == ["file", "predicted", "p_cat", "p_dog"]
+    assert len(rows) == 5 and all(len(r) == 4 for r in rows)
+    for _, predicted, p_cat, p_dog in rows[1:]:
+        assert float(p_cat) + float(p_dog) == pytest.approx(1.0, abs=1e-9)
+        assert predicted == ("dog" if float(p_dog) > float(p_cat) else "cat")
+    assert read_csv(tmp_path / "pred.skipped.csv") == [["file", "reason"]]
+    with Image.open(sheet) as img:
+        assert img.format == "PNG" and img.width > 100
+    assert "wrote" in capsys.readouterr().out
+    second = tmp_path / "again.csv"
+    assert cli("predict", model_file, photos, "--out", second, "--device", "cpu", "--batch-size", 1) == 0
+    assert _close(read_csv(second)[1:], rows[1:])  # batch size 1: the same rows
+
+
+def _close(a: list[list[str]], b: list[list[str]]) -> bool:
+    return all(x[:2] == y[:2] and abs(float(x[3]) - float(y[3])) < 1e-5 for x, y in zip(a, b)) and len(a) == len(b)
+
+
+def test_least_confident_first():
+    sheet = LeastConfident(2)
+    for name, p_dog in (("a", 0.9), ("b", 0.55), ("c", 0.2), ("d", 0.45), ("e", 0.55)):
+        sheet.add(Prediction(name, "dog" if p_dog > 0.5 else "cat", (1 - p_dog, p_dog)))
+    assert [p.file for p in sheet.ordered()] == ["b", "d"]  # confidence .55 three times: the earliest two, in order
+
+
+# --------------------------------------------------------------------------------------------------- unreadable photos
+
+
+def test_corrupt_photos_are_listed_and_skipped(model_file, photos, tmp_path, capsys):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    good = (photos / "cat_1.jpg").read_bytes()
+    (folder / "a.jpg").write_bytes(good)
+    (folder / "b_truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "c_empty.jpg").write_bytes(b"")
+    (folder / "d.jpg").write_bytes((photos / "dog_1.jpg").read_bytes())
+    (folder / "notes.txt").write_text("not a photo")
+    out = tmp_path / "pred.csv"
+    assert cli("predict", model_file, folder, "--out", out, "--device", "cpu") == 0
+    assert [r[0] for r in read_csv(out)[1:]] == [f"{folder}/a.jpg", f"{folder}/d.jpg"]
+    skipped = dict(read_csv(tmp_path / "pred.skipped.csv")[1:])
+    assert set(skipped) == {f"{folder}/b_truncated.jpg", f"{folder}/c_empty.jpg"}
+    assert "corrupt" in skipped[f"{folder}/b_truncated.jpg"] and skipped[f"{folder}/c_empty.jpg"] == "empty file"
+    err = capsys.readouterr().err
+    assert f"skipped {folder}/c_empty.jpg: empty file" in err
+
+
+def test_a_photo_dali_cannot_decode_is_skipped_not_fatal(model_file, photos, tmp_path, monkeypatch):
+    """Should Pillow accept a file DALI cannot decode, only that photo is lost: its batch is redone photo by photo."""
+    folder = tmp_path / "dali"
+    folder.mkdir()
+    for name in ("a.jpg", "c.jpg"):
+        (folder / name).write_bytes((photos / "cat_2.jpg").read_bytes())
+    (folder / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG" * 20)
+    model, meta = load_model(model_file, CPU)
+    monkeypatch.setattr(predict, "inspect_image", lambda data: ImageCheck("sha"))
+    skipped = []
+    rows = list(predict_paths(model, meta, [folder], "cpu", batch_size=3, on_skip=skipped.append))
+    assert [p.file for p in rows] == [f"{folder}/a.jpg", f"{folder}/c.jpg"]
+    assert rows[0].probabilities == pytest.approx(rows[1].probabilities)
+    assert [s.file for s in skipped] == [f"{folder}/b.jpg"] and "DALI cannot decode" in skipped[0].reason
+
+
+# ------------------------------------------------------------------------------------------------------------ Kaggle
+
+
+@pytest.fixture()
+def kaggle_zip(photos, tmp_path) -> Path:
+    """Kaggle's nested layout: outer zip with test1.zip (test1/N.jpg) and sampleSubmission.csv in a shuffled order."""
+    images = sorted(photos.iterdir())
+    test1 = zip_of({f"test1/{i}.jpg": path.read_bytes() for i, path in enumerate(images, start=1)})
+    sample = b"id,label\n3,0\n1,0\n4,0\n2,0\n"
+    path = tmp_path / "dogs-vs-cats.zip"
+    path.write_bytes(zip_of({"test1.zip": test1, "sampleSubmission.csv": sample}))
+    return path
+
+
+def test_kaggle_submission_in_sample_order(model_file, kaggle_zip, tmp_path):
+    out, sub, prob = tmp_path / "pred.csv", tmp_path / "sub.csv", tmp_path / "prob.csv"
+    assert cli("predict", model_file, kaggle_zip, "--out", out, "--device", "cpu", "--kaggle", sub) == 0
+    p_dog = {int(r[0].rsplit("/", 1)[-1].split(".")[0]): float(r[3]) for r in read_csv(out)[1:]}
+    assert [r[0] for r in read_csv(out)[1:]] == [f"{kaggle_zip}/test1.zip/test1/{i}.jpg" for i in (1, 2, 3, 4)]
+    rows = read_csv(sub)
+    assert rows[0] == ["id", "label"] and [r[0] for r in rows[1:]] == ["3", "1", "4", "2"]
+    assert all(r[1] == ("1" if p_dog[int(r[0])] > 0.5 else "0") for r in rows[1:])
+    assert cli("predict", model_file, kaggle_zip, "--out", out, "--device", "cpu", "--kaggle", prob,
+               "--kaggle-format", "probability") == 0
+    rows = read_csv(prob)
+    assert [r[0] for r in rows[1:]] == ["3", "1", "4", "2"]
+    assert all(float(r[1]) == pytest.approx(p_dog[int(r[0])], abs=1e-6) for r in rows[1:])
+
+
+def test_kaggle_missing_ids_name_how_many_and_which(model_file, kaggle_zip, tmp_path, capsys):
+    sample = tmp_path / "sample.csv"
+    sample.write_text("id,label\n1,0\n2,0\n3,0\n4,0\n17,0\n23,0\n")
+    sub = tmp_path / "sub.csv"
+    code = cli("predict", model_file, kaggle_zip, "--out", tmp_path / "p.csv", "--device", "cpu",
+               "--kaggle", sub, "--sample-submission", sample)
+    err = capsys.readouterr().err
+    assert code == 2 and not sub.exists()
+    assert "error: 2 of the 6 ids" in err and "17, 23" in err
+
+
+def test_kaggle_rows_formats():
+    assert kaggle_rows({1: 0.7, 2: 0.2}, [2, 1]) == [(2, "0"), (1, "1")]
+    assert kaggle_rows({1: 0.7, 2: 0.2}, [2, 1], "probability") == [(2, "0.200000"), (1, "0.700000")]
+    with pytest.raises(predict.PipelineError, match=r"1 of the 3 ids .*: 5 \(empty file\)"):
+        kaggle_rows({1: 0.7, 2: 0.2}, [1, 2, 5], skipped={5: "empty file"})
+
+
+# ------------------------------------------------------------------------------------------------- wrong model files
+
+
+def test_random_bytes_are_not_a_model(photos, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(bytes(range(256)) * 8)
+    result = subprocess.run([sys.executable, "-m", "semisup", "predict", str(bad), str(photos), "--out",
+                             str(tmp_path / "p.csv")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {bad}: not a model file"), result.stderr
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_a_torch_file_of_another_kind_is_not_a_model(photos, tmp_path, capsys):
+    other = tmp_path / "weights.pt"
+    torch.save(Classifier().state_dict(), other)
+    assert cli("predict", other, photos, "--out", tmp_path / "p.csv") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {other}: not a model file of format semisup-classifier/1")
