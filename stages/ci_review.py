@@ -4,7 +4,6 @@
 """
 import argparse
 import subprocess
-import sys
 from pathlib import Path
 
 from semisup.cli import run_stage

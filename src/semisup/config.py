@@ -4,9 +4,6 @@ Every check names the key, the value and what is allowed, so a wrong `-S key=val
 """
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +11,7 @@ from typing import Any, Literal
 import yaml
 
 from .errors import ConfigError
+from .typed import build, require
 
 STRATEGIES = ("curated", "random", "representative")
 
@@ -107,68 +105,19 @@ def load_params(path: str | Path = "params.yaml") -> Params:
 
 
 def params_from_dict(raw: dict[str, Any]) -> Params:
-    params = _build(Params, raw, "")
+    params = build(Params, raw)
     _validate(params)
     return params
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'params'}: expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; allowed here: {', '.join(sorted(names))}")
-    values = {}
-    for name in names & set(raw):
-        values[name] = _coerce(hints[name], raw[name], f"{prefix}{name}")
-    return cls(**values)
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".")
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {', '.join(map(str, allowed))}")
-        return value
-    if origin in (typing.Union, types.UnionType):
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: {value!r} is not a boolean; use true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: {value!r} is not an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: {value!r} is not a number")
-        return float(value)
-    if hint is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}: {value!r} is not a string")
-        return value
-    return value
-
-
-def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {value!r} is not allowed; {allowed}")
-
-
 def _validate(p: Params) -> None:
-    _require(p.seed >= 0, "seed", p.seed, "use an integer >= 0")
-    _require(32 <= p.image_size <= 1024 and p.image_size % 8 == 0, "image_size", p.image_size,
+    require(p.seed >= 0, "seed", p.seed, "use an integer >= 0")
+    require(32 <= p.image_size <= 1024 and p.image_size % 8 == 0, "image_size", p.image_size,
              "use a multiple of 8 from 32 to 1024 (the generator doubles its side per layer; paper: 224)")
     d = p.data
-    _require(d.split_seed >= 0, "data.split_seed", d.split_seed, "use an integer >= 0")
+    require(d.split_seed >= 0, "data.split_seed", d.split_seed, "use an integer >= 0")
     for key, value in (("data.val_size", d.val_size), ("data.test_size", d.test_size)):
-        _require(value > 0 and value % 2 == 0, key, value, "use a positive even number (both classes get half)")
+        require(value > 0 and value % 2 == 0, key, value, "use a positive even number (both classes get half)")
     if d.source != "synthetic" and not Path(d.source).exists():
         raise ConfigError(
             f"data.source: {d.source!r} does not exist. Put Kaggle's download there "
@@ -176,35 +125,35 @@ def _validate(p: Params) -> None:
             "point it at train.zip, an extracted folder, or use `synthetic` for the stand-in data"
         )
     s = d.synthetic
-    _require(s.per_class >= 2, "data.synthetic.per_class", s.per_class, "use an integer >= 2")
-    _require(s.unlabeled >= 0, "data.synthetic.unlabeled", s.unlabeled, "use an integer >= 0")
-    _require(16 <= s.size <= 512, "data.synthetic.size", s.size, "use 16..512")
+    require(s.per_class >= 2, "data.synthetic.per_class", s.per_class, "use an integer >= 2")
+    require(s.unlabeled >= 0, "data.synthetic.unlabeled", s.unlabeled, "use an integer >= 0")
+    require(16 <= s.size <= 512, "data.synthetic.size", s.size, "use 16..512")
     if d.source == "synthetic":
         needed = (d.val_size + d.test_size) // 2 + p.labeled.size // 2
-        _require(
+        require(
             needed <= s.per_class, "data.val_size + data.test_size + labeled.size", needed * 2,
             f"the stand-in data has {2 * s.per_class} labelled images (data.synthetic.per_class={s.per_class}); "
             "lower the sizes or raise data.synthetic.per_class",
         )
     lab = p.labeled
-    _require(lab.size > 0 and lab.size % 2 == 0, "labeled.size", lab.size, "use a positive even number (classes are balanced)")
-    _require(lab.strategy in STRATEGIES, "labeled.strategy", lab.strategy, f"use one of {', '.join(STRATEGIES)}")
-    _require(p.loader.eval_batch_size > 0, "loader.eval_batch_size", p.loader.eval_batch_size, "use an integer > 0")
-    _require(p.loader.num_threads > 0, "loader.num_threads", p.loader.num_threads, "use an integer > 0")
+    require(lab.size > 0 and lab.size % 2 == 0, "labeled.size", lab.size, "use a positive even number (classes are balanced)")
+    require(lab.strategy in STRATEGIES, "labeled.strategy", lab.strategy, f"use one of {', '.join(STRATEGIES)}")
+    require(p.loader.eval_batch_size > 0, "loader.eval_batch_size", p.loader.eval_batch_size, "use an integer > 0")
+    require(p.loader.num_threads > 0, "loader.num_threads", p.loader.num_threads, "use an integer > 0")
     b = p.baseline
-    _require(b.epochs > 0, "baseline.epochs", b.epochs, "use an integer > 0")
-    _require(b.lr > 0, "baseline.lr", b.lr, "use a number > 0")
-    _require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
-    _require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
-    _require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
+    require(b.epochs > 0, "baseline.epochs", b.epochs, "use an integer > 0")
+    require(b.lr > 0, "baseline.lr", b.lr, "use a number > 0")
+    require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
+    require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
+    require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
     g = p.gan
-    _require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
-    _require(g.epochs > 0, "gan.epochs", g.epochs, "use an integer > 0")
-    _require(g.lr > 0, "gan.lr", g.lr, "use a number > 0")
-    _require(0 <= g.beta1 < 1, "gan.beta1", g.beta1, "use 0 <= beta1 < 1")
-    _require(0 <= g.beta2 < 1, "gan.beta2", g.beta2, "use 0 <= beta2 < 1")
-    _require(g.batch_size > 0, "gan.batch_size", g.batch_size, "use an integer > 0")
-    _require(g.latent_dim > 0, "gan.latent_dim", g.latent_dim, "use an integer > 0")
-    _require(g.generator_width >= 8, "gan.generator_width", g.generator_width, "use an integer >= 8")
-    _require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
-    _require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")
+    require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
+    require(g.epochs > 0, "gan.epochs", g.epochs, "use an integer > 0")
+    require(g.lr > 0, "gan.lr", g.lr, "use a number > 0")
+    require(0 <= g.beta1 < 1, "gan.beta1", g.beta1, "use 0 <= beta1 < 1")
+    require(0 <= g.beta2 < 1, "gan.beta2", g.beta2, "use 0 <= beta2 < 1")
+    require(g.batch_size > 0, "gan.batch_size", g.batch_size, "use an integer > 0")
+    require(g.latent_dim > 0, "gan.latent_dim", g.latent_dim, "use an integer > 0")
+    require(g.generator_width >= 8, "gan.generator_width", g.generator_width, "use an integer >= 8")
+    require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
+    require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")

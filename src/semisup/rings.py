@@ -29,12 +29,9 @@ Methods (all use `semisup.losses`, none re-implements a loss):
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 import multiprocessing
 import time
-import types
-import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +43,7 @@ import torch.nn.functional as F
 import yaml
 
 from .errors import ConfigError
+from .typed import build, require
 from .losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -137,90 +135,41 @@ def load_rings_params(path: str | Path) -> RingsParams:
 
 
 def rings_params_from_dict(raw: dict[str, Any]) -> RingsParams:
-    params = _build(RingsParams, raw, "")
+    params = build(RingsParams, raw)
     _validate(params)
     return params
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'params'}: expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(raw) - set(names))
-    if unknown:
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; allowed here: {', '.join(sorted(names))}")
-    return cls(**{name: _coerce(hints[name], raw[name], prefix + name) for name in names if name in raw})
-
-
-def _coerce(hint: Any, value: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".")
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {', '.join(map(str, allowed))}")
-        return value
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{key}: {value!r} is not a list")
-        return tuple(_coerce(typing.get_args(hint)[0], v, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin in (typing.Union, types.UnionType):  # int | str: checked by _validate
-        if isinstance(value, bool) or not isinstance(value, typing.get_args(hint)):
-            kinds = " or ".join({int: "an integer", str: "a string"}.get(a, a.__name__) for a in typing.get_args(hint))
-            raise ConfigError(f"{key}: {value!r} is not allowed; use {kinds}")
-        return value
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: {value!r} is not a boolean; use true or false")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: {value!r} is not an integer")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: {value!r} is not a number")
-        return float(value)
-    raise TypeError(f"{key}: unsupported parameter type {hint!r}")  # pragma: no cover - programming error
-
-
-def _require(ok: bool, key: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key}: {value!r} is not allowed; {allowed}")
-
-
 def _validate(p: RingsParams) -> None:
-    _require(1 <= p.num_seeds <= 100, "num_seeds", p.num_seeds, "use 1..100 (the demo reports >= 5)")
-    _require(p.first_seed >= 0, "first_seed", p.first_seed, "use an integer >= 0")
+    require(1 <= p.num_seeds <= 100, "num_seeds", p.num_seeds, "use 1..100 (the demo reports >= 5)")
+    require(p.first_seed >= 0, "first_seed", p.first_seed, "use an integer >= 0")
     d = p.data
-    _require(d.inner_radius > 0, "data.inner_radius", d.inner_radius, "use a number > 0")
-    _require(d.outer_radius > d.inner_radius, "data.outer_radius", d.outer_radius,
+    require(d.inner_radius > 0, "data.inner_radius", d.inner_radius, "use a number > 0")
+    require(d.outer_radius > d.inner_radius, "data.outer_radius", d.outer_radius,
              f"use a number > data.inner_radius ({d.inner_radius})")
-    _require(d.noise >= 0, "data.noise", d.noise, "use a number >= 0")
-    _require(d.unlabeled_per_ring >= 1, "data.unlabeled_per_ring", d.unlabeled_per_ring, "use an integer >= 1")
-    _require(d.test_per_ring >= 1, "data.test_per_ring", d.test_per_ring, "use an integer >= 1")
-    _require(1 <= d.labeled_per_class <= d.unlabeled_per_ring, "data.labeled_per_class", d.labeled_per_class,
+    require(d.noise >= 0, "data.noise", d.noise, "use a number >= 0")
+    require(d.unlabeled_per_ring >= 1, "data.unlabeled_per_ring", d.unlabeled_per_ring, "use an integer >= 1")
+    require(d.test_per_ring >= 1, "data.test_per_ring", d.test_per_ring, "use an integer >= 1")
+    require(1 <= d.labeled_per_class <= d.unlabeled_per_ring, "data.labeled_per_class", d.labeled_per_class,
              f"use 1..data.unlabeled_per_ring ({d.unlabeled_per_ring})")
     m = p.model
-    _require(m.hidden >= 1, "model.hidden", m.hidden, "use an integer >= 1")
-    _require(m.latent_dim >= 1, "model.latent_dim", m.latent_dim, "use an integer >= 1")
+    require(m.hidden >= 1, "model.hidden", m.hidden, "use an integer >= 1")
+    require(m.latent_dim >= 1, "model.latent_dim", m.latent_dim, "use an integer >= 1")
     t = p.train
-    _require(t.steps >= 1, "train.steps", t.steps, "use an integer >= 1")
-    _require(t.lr > 0, "train.lr", t.lr, "use a number > 0")
-    _require(0 <= t.beta1 < 1, "train.beta1", t.beta1, "use 0 <= beta1 < 1")
-    _require(0 <= t.beta2 < 1, "train.beta2", t.beta2, "use 0 <= beta2 < 1")
-    _require(t.batch_size >= 1, "train.batch_size", t.batch_size, "use an integer >= 1")
-    _require(1 <= t.workers <= 8, "train.workers", t.workers, "use 1..8")
+    require(t.steps >= 1, "train.steps", t.steps, "use an integer >= 1")
+    require(t.lr > 0, "train.lr", t.lr, "use a number > 0")
+    require(0 <= t.beta1 < 1, "train.beta1", t.beta1, "use 0 <= beta1 < 1")
+    require(0 <= t.beta2 < 1, "train.beta2", t.beta2, "use 0 <= beta2 < 1")
+    require(t.batch_size >= 1, "train.batch_size", t.batch_size, "use an integer >= 1")
+    require(1 <= t.workers <= 8, "train.workers", t.workers, "use 1..8")
     pl = p.plot
-    _require(pl.seed == "median" or pl.seed in p.seeds, "plot.seed", pl.seed,
+    require(pl.seed == "median" or pl.seed in p.seeds, "plot.seed", pl.seed,
              f"use median or one of the trained seeds {p.first_seed}..{p.first_seed + p.num_seeds - 1}")
     for i, s in enumerate(pl.snapshots):
-        _require(0 <= s <= t.steps, f"plot.snapshots[{i}]", s, f"use steps in 0..train.steps ({t.steps})")
-    _require(pl.generated_points >= 1, "plot.generated_points", pl.generated_points, "use an integer >= 1")
-    _require(10 <= pl.grid <= 1000, "plot.grid", pl.grid, "use 10..1000")
-    _require(20 <= pl.dpi <= 300, "plot.dpi", pl.dpi, "use 20..300")
+        require(0 <= s <= t.steps, f"plot.snapshots[{i}]", s, f"use steps in 0..train.steps ({t.steps})")
+    require(pl.generated_points >= 1, "plot.generated_points", pl.generated_points, "use an integer >= 1")
+    require(10 <= pl.grid <= 1000, "plot.grid", pl.grid, "use 10..1000")
+    require(20 <= pl.dpi <= 300, "plot.dpi", pl.dpi, "use 20..300")
 
 
 # ---------------------------------------------------------------------------------------------------------------
