@@ -28,10 +28,12 @@ def ensure_base(base: str) -> str | None:
 
 
 def dvc_md(*args: str) -> str:
+    """A Markdown table, or "" when it has no rows (DVC prints just the header when nothing changed)."""
     done = subprocess.run(["dvc", *args, "--md"], capture_output=True, text=True)
     if done.returncode != 0:
         raise PipelineError(f"`dvc {' '.join(args)}` failed: {done.stderr.strip()}")
-    return done.stdout.strip()
+    table = done.stdout.strip()
+    return table if len(table.splitlines()) > 2 else ""
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
     dvc queue status                 # wait until all are Success
     python stages/report.py
 """
+import subprocess
 from pathlib import Path
 
 import dvc.api
@@ -13,7 +14,9 @@ from semisup.report import runs_from_exp_show, write_report
 
 
 def main() -> None:
-    runs = runs_from_exp_show(dvc.api.exp_show())
+    # Experiments of every commit, not only HEAD's: a sweep queued before the latest commit still counts.
+    commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], capture_output=True, text=True).stdout or 1)
+    runs = runs_from_exp_show(dvc.api.exp_show(num=commits))
     print(write_report(runs, Path("metrics/report.md"), Path("metrics/report.png")))
 
 

@@ -61,3 +61,12 @@ def test_base_without_metrics_says_so(repo):
 def test_missing_base_gives_a_clear_message(repo):
     text = review(repo, "origin/does-not-exist")
     assert "could not be fetched" in text and "git fetch" in text
+
+
+def test_no_change_says_so_instead_of_an_empty_table(repo):
+    commit_metrics(repo, 0.5, 0)
+    (repo / "notes.txt").write_text("unrelated change\n")
+    sh(["git", "add", "-A"], repo)
+    sh(["git", "commit", "-qm", "no metric change"], repo)
+    text = review(repo, "HEAD~1")
+    assert "No metric changed" in text and "No param changed" in text

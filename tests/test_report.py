@@ -19,6 +19,7 @@ ROWS = [
     row("a", 0, 0.50, 0.55), row("b", 1, 0.52, 0.60), row("c", 2, 0.54, 0.56),
     row("d", 0, 0.70, 0.71, source="synthetic"),  # another data source: its own row, never pooled
     {"Experiment": "e", "rev": "e", "typ": "branch_commit"},  # failed run: no metrics
+    {**row("f", 3, 0.5, 0.5), "metrics/gan.json:test_accuracy": "!"},  # still running
 ]
 
 

@@ -53,7 +53,7 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
         if row.get("typ") not in ("branch_commit", "branch_base"):
             continue
         acc = {m: row.get(f"metrics/{m}.json:test_accuracy") for m in METHODS}
-        if any(v is None for v in acc.values()):
+        if not all(isinstance(v, (int, float)) for v in acc.values()):  # still running, failed, or no metrics ("!")
             continue
         meta = {k: row.get(f"metrics/baseline.json:{k}") for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
