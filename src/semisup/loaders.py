@@ -96,7 +96,7 @@ def resolve_device(name: str) -> torch.device:
     raise PipelineError(f"train.device: {name!r} is not a device; use auto, cpu or cuda")
 
 
-def _placement(device: torch.device | str) -> tuple[torch.device, int | None]:
+def placement(device: torch.device | str) -> tuple[torch.device, int | None]:
     """The torch device ("auto", "cpu", "cuda" as in resolve_device, or a torch.device) and DALI's device_id:
     None builds a CPU-only pipeline (CUDA never touched), an index puts the graph on that GPU."""
     if isinstance(device, str) and device in ("auto", "cpu", "cuda"):
@@ -148,7 +148,7 @@ def _rng(*keys: int) -> np.random.Generator:
 # ------------------------------------------------------------------------------------------------------- DALI graph
 
 
-def _image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end=None, mirror=None):
+def image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end=None, mirror=None):
     """Encoded bytes -> float CHW in [0, 1]: decode (nvJPEG on GPU), squash-resize (optionally of a ROI), mirror."""
     from nvidia.dali import fn, types
 
@@ -170,7 +170,7 @@ def _image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end
     )
 
 
-def _pipeline_kwargs(batch_size: int, num_threads: int, device_id: int | None, seed: int) -> dict:
+def pipeline_kwargs(batch_size: int, num_threads: int, device_id: int | None, seed: int) -> dict:
     # DALI seeds must be non-negative 32-bit; nothing in our graphs draws from DALI's own RNG, but keep it fixed.
     return dict(
         batch_size=batch_size,
@@ -265,7 +265,7 @@ class LabeledLoader:
         # batch of 250 over 100 files would decode 150 padding images.
         self.batch_size = min(batch_size, len(self.files))
         self.image_size, self.num_threads, self.seed, self.augment = image_size, num_threads, seed, augment
-        self.device, self._device_id = _placement(device)
+        self.device, self._device_id = placement(device)
         self._iter = None
         self._passes = 0  # passes started
         self._clean = False  # the last pass ran to its end, so the reader stands at the start of the next
@@ -298,12 +298,12 @@ class LabeledLoader:
                     source=feed, num_outputs=3, batch=True, dtype=_aug_types(), ndim=_AUG_NDIM
                 )
                 aug = dict(roi_start=roi_start, roi_end=roi_end, mirror=mirror)
-            images = _image_graph(encoded, self.image_size, on_gpu, **aug)
+            images = image_graph(encoded, self.image_size, on_gpu, **aug)
             if on_gpu:
                 labels = labels.gpu()
             return images, labels
 
-        pipe = labelled(**_pipeline_kwargs(self.batch_size, self.num_threads, self._device_id, self.seed))
+        pipe = labelled(**pipeline_kwargs(self.batch_size, self.num_threads, self._device_id, self.seed))
         pipe.build()
         self._iter = DALIGenericIterator(
             pipe,
@@ -434,7 +434,7 @@ class UnlabeledStream:
         self.files = [str(p) for p in unlabeled_files(self.folder)]
         self.image_size, self.batch_size, self.seed, self.augment = image_size, batch_size, seed, augment
         self.shard_id, self.num_shards, self.num_threads = shard_id, num_shards, num_threads
-        self.device, self._device_id = _placement(device)
+        self.device, self._device_id = placement(device)
         self.shard_size = len(self.files) // num_shards
         self.batches_per_epoch = self.shard_size // batch_size
         if max_batches > 0:
@@ -486,9 +486,9 @@ class UnlabeledStream:
                 source=feed, num_outputs=len(ndim), batch=True, batch_info=True, dtype=dtypes, ndim=ndim
             )
             aug = dict(roi_start=outs[1], roi_end=outs[2], mirror=outs[3]) if self.augment else {}
-            return _image_graph(outs[0], self.image_size, on_gpu, **aug)
+            return image_graph(outs[0], self.image_size, on_gpu, **aug)
 
-        pipe = unlabelled(**_pipeline_kwargs(self.batch_size, self.num_threads, self._device_id, self.seed))
+        pipe = unlabelled(**pipeline_kwargs(self.batch_size, self.num_threads, self._device_id, self.seed))
         pipe.build()
         # The source never ends: DALI's notion of an epoch is unused, the feed maps iterations to our epochs.
         self._iter = DALIGenericIterator(pipe, ["x"], auto_reset=False)

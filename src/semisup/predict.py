@@ -7,7 +7,7 @@ PHOTOS are folders, zips (Kaggle's nested `dogs-vs-cats.zip` too, read in place)
 order (arguments in the order given; folders sorted; zips in archive order). Each photo is checked with
 `images.inspect_image` first; one that cannot be read is skipped with its reason (stderr and `<out stem>.skipped.csv`)
 and never stops the run. The readable ones go, in batches, through the same DALI graph as evaluation
-(`loaders._image_graph`: decode, squash-resize to the model's `image_size`, scale to [0, 1]; nvJPEG on a GPU,
+(`loaders.image_graph`: decode, squash-resize to the model's `image_size`, scale to [0, 1]; nvJPEG on a GPU,
 libjpeg-turbo on the CPU), fed by an `external_source` that reads one batch at a time, so memory does not grow with
 the number of photos. The CSV has one row per readable photo: `file,predicted,p_cat,p_dog`.
 
@@ -38,8 +38,8 @@ from tqdm import tqdm
 from .artifacts import load_model
 from .errors import PipelineError
 from .images import as_rgb_jpeg, inspect_image
-from .loaders import IMAGE_SUFFIXES, _image_graph, _pipeline_kwargs, _placement
-from .sources import Entry, _file_entries, iter_entries
+from .loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs, placement
+from .sources import Entry, file_entries, iter_entries
 
 HELP = "predict cat or dog for photos (folders, zips, single files): a CSV, a Kaggle submission, a contact sheet"
 SAMPLE_NAMES = ("samplesubmission.csv", "sample_submission.csv")  # Kaggle's original and Redux editions
@@ -125,7 +125,7 @@ class PhotoWalk:
                     yield Entry(f"{prefix}/{entry.name}", entry.read), False
             else:
                 explicit = path.suffix.lower() != ".zip"
-                for entry in _file_entries(path, source):
+                for entry in file_entries(path, source):
                     yield entry, explicit
 
     def __iter__(self) -> Iterator[Entry]:
@@ -262,7 +262,7 @@ class _Feed:
 
 
 class _Runner:
-    """Encoded photos -> class probabilities: the evaluation graph (`loaders._image_graph`) fed by `_Feed`, then
+    """Encoded photos -> class probabilities: the evaluation graph (`loaders.image_graph`) fed by `_Feed`, then
     the model. A batch that DALI fails on (rare: `inspect_image` already decoded it with Pillow) is redone photo by
     photo, so only the photo DALI cannot decode is skipped."""
 
@@ -279,9 +279,9 @@ class _Runner:
         @pipeline_def
         def photos():
             encoded = fn.external_source(source=feed, batch=True, dtype=types.UINT8, ndim=1)
-            return _image_graph(encoded, self.image_size, on_gpu)
+            return image_graph(encoded, self.image_size, on_gpu)
 
-        pipe = photos(**_pipeline_kwargs(batch_size, self.num_threads, self.device_id, 0))
+        pipe = photos(**pipeline_kwargs(batch_size, self.num_threads, self.device_id, 0))
         pipe.build()
         return DALIGenericIterator(pipe, ["x"], auto_reset=False)  # prefetches: decode errors may show here
 
@@ -363,7 +363,7 @@ def predict_paths(
     if batch_size < 1:
         raise PipelineError(f"--batch-size: {batch_size} must be at least 1")
     image_size, classes = _check_meta(meta)
-    torch_device, device_id = _placement(device)
+    torch_device, device_id = placement(device)
     walk = photos if isinstance(photos, PhotoWalk) else PhotoWalk(photos)
     report = on_skip or (lambda skipped: None)
     walk.on_skip = report

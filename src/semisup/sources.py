@@ -67,13 +67,13 @@ def iter_entries(source: str | Path) -> Iterator[Entry]:
     if path.is_dir():
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             rel = child.relative_to(path).as_posix()
-            yield from _file_entries(child, rel)
+            yield from file_entries(child, rel)
         return
     for member in train_zip_siblings(path):
-        yield from _file_entries(member, member.name)
+        yield from file_entries(member, member.name)
 
 
-def _file_entries(path: Path, name: str) -> Iterator[Entry]:
+def file_entries(path: Path, name: str) -> Iterator[Entry]:
     if path.suffix.lower() == ".zip":
         try:
             with zipfile.ZipFile(path) as archive:
