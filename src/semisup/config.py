@@ -8,10 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 
 from .errors import ConfigError
-from .typed import build, require
+from .typed import build, read_params_file, require
 
 STRATEGIES = ("curated", "random", "representative")
 
@@ -94,14 +93,7 @@ class Params:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such params file; run from the project root (where dvc.yaml is)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return params_from_dict(raw)
+    return params_from_dict(read_params_file(path, "the project root (where dvc.yaml is)"))
 
 
 def params_from_dict(raw: dict[str, Any]) -> Params:

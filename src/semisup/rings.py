@@ -40,10 +40,9 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-import yaml
 
 from .errors import ConfigError
-from .typed import build, require
+from .typed import build, read_params_file, require
 from .losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -121,13 +120,7 @@ class RingsParams:
 
 
 def load_rings_params(path: str | Path) -> RingsParams:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such params file; run from demos/rings (where its dvc.yaml is)")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = read_params_file(path, "demos/rings (where its dvc.yaml is)")
     try:
         return rings_params_from_dict(raw)
     except ConfigError as exc:

@@ -9,7 +9,22 @@ import types
 import typing
 from typing import Any, Literal
 
+from pathlib import Path
+
+import yaml
+
 from .errors import ConfigError
+
+
+def read_params_file(path: str | Path, where: str) -> dict[str, Any]:
+    """The parsed YAML mapping of a params file; `where` tells the user where to run from when it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such params file; run from {where}")
+    try:
+        return yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
 def build(cls: type, raw: Any, prefix: str = "") -> Any:
