@@ -21,7 +21,8 @@ def main() -> None:
     live.end()
     save_model(Path("models/baseline.pt"), "baseline", params, result.summary(), result.classifier_state)
     checkpoint.remove()
-    print(f"baseline: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/{result.epochs_run}")
+    print(f"baseline: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/{result.epochs_run} "
+          f"({result.steps} steps)")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ def main() -> None:
     device, checkpoint, live = setup(params, "gan")
     data = labeled_data(params, device)
     unlabeled = UnlabeledStream(DATA / "unlabeled", params.image_size, params.gan.batch_size, device,
-                                seed=params.seed, num_threads=params.loader.num_threads,
+                                seed=params.seed, num_threads=params.loader.num_threads, augment=params.train.augment,
                                 max_batches=params.gan.max_steps_per_epoch)
     steps = len(unlabeled)
     print(f"gan on {device}: {data.x_labeled.shape[0]} labelled, {len(unlabeled.files)} unlabelled "
@@ -26,7 +26,8 @@ def main() -> None:
     live.end()
     save_model(Path("models/gan.pt"), "gan", params, result.summary(), result.classifier_state, result.generator_state)
     checkpoint.remove()
-    print(f"gan: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/{result.epochs_run}")
+    print(f"gan: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/{result.epochs_run} "
+          f"({result.steps} steps)")
 
 
 if __name__ == "__main__":

@@ -40,12 +40,13 @@ def repo(tmp_path_factory):
 
 
 def test_repro_runs_every_stage_and_writes_metrics(repo):
-    for method in ("baseline", "gan"):
+    for method in ("baseline", "gan", "fixmatch"):
         metrics = json.loads((repo / "metrics" / f"{method}.json").read_text())
         assert 0 <= metrics["test_accuracy"] <= 1
         assert metrics["test_images"] == 20
         assert metrics["data_source"] == "synthetic" and metrics["image_size"] == 32 and metrics["profile"] == "smoke"
-    assert "gain" in json.loads((repo / "metrics" / "summary.json").read_text())
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    assert "gain" in summary and "gain_fixmatch" in summary
     manifest = (repo / "data" / "manifest.csv").read_text().splitlines()
     assert len(manifest) == 1 + 80 + 40 + 1  # header, labelled, test1, sampleSubmission.csv
     assert len(list((repo / "data" / "labeled").iterdir())) == 20

@@ -22,6 +22,7 @@ def save_model(path: Path, method: str, params: Params, train: dict[str, Any],
         "format": FORMAT,
         "method": method,
         "arch": "resnet18",
+        "stem": params.model.stem,
         "classes": list(CLASSES),
         "image_size": params.image_size,
         "value_range": [0.0, 1.0],  # RGB scaled by 1/255, no mean/std (the published preprocessing)
@@ -44,8 +45,8 @@ def load_model(path: Path, device: torch.device) -> tuple[Classifier, dict[str, 
     except Exception as exc:  # pickle, zip and torch errors all mean "not a model file we wrote"
         raise PipelineError(f"{path}: not a model file saved by this project ({type(exc).__name__})") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise PipelineError(f"{path}: not a model file of format {FORMAT}; use models/baseline.pt or models/gan.pt")
-    model = Classifier(num_classes=len(blob["classes"]))
+        raise PipelineError(f"{path}: not a model file of format {FORMAT}; use models/baseline.pt, models/gan.pt or models/fixmatch.pt")
+    model = Classifier(num_classes=len(blob["classes"]), stem=blob.get("stem", "imagenet"))
     try:
         model.load_state_dict(blob["classifier"])
     except RuntimeError as exc:

@@ -13,6 +13,7 @@ from .errors import ConfigError
 from .typed import build, read_params_file, require
 
 STRATEGIES = ("curated", "random", "representative")
+SMALL_STEM_MAX_SIZE = 64  # the small-image stem keeps full resolution through layer1: 16x the cost per image
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class LoaderConfig:
 
 
 @dataclass(frozen=True)
+class ModelConfig:
+    stem: Literal["imagenet", "small"] = "imagenet"  # small: 3x3 stride-1 first conv, no max-pool (image_size <= 64)
+
+
+@dataclass(frozen=True)
 class BaselineConfig:
     epochs: int = 200  # one full-batch step of the labelled set per epoch, as published
     lr: float = 0.001
@@ -66,6 +72,24 @@ class GanConfig:
     grid_every: int = 5  # save a grid of generated images every N epochs
     max_steps_per_epoch: int = 0  # 0 = the whole unlabelled set; > 0 caps an epoch (quick runs)
     checkpoint_every: int = 1  # epochs between checkpoints
+    generator_loss: Literal["standard", "feature_matching"] = "standard"  # feature matching: Salimans et al. §3.1
+    passes: Literal["separate", "joint", "real_joint"] = "separate"  # how the classifier sees its three batches
+
+
+@dataclass(frozen=True)
+class FixMatchConfig:
+    epochs: int = 100  # evaluation rounds; the budget is epochs x steps_per_epoch steps
+    steps_per_epoch: int = 100
+    lr: float = 0.03  # SGD with Nesterov momentum (Sohn et al. 2020)
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    labeled_batch: int = 64  # labelled images per step, drawn from the (weakly augmented) labelled set
+    mu: int = 7  # unlabelled ratio: mu x labeled_batch unlabelled images per step
+    threshold: float = 0.95  # confidence above which a weak view's prediction becomes a pseudo-label
+    lambda_u: float = 1.0  # weight of the unlabelled loss
+    rand_augment_ops: int = 2  # RandAugment (torchvision) for the strong view: ops per image
+    rand_augment_magnitude: int = 10  # and their magnitude (0..30)
+    checkpoint_every: int = 1
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,10 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False  # bf16 autocast on CUDA; ignored on the CPU
     deterministic: bool = True  # deterministic kernels (bit-identical CPU reruns)
+    augment: bool = False  # random resized crop + flip of labelled and unlabelled images, in the DALI graph
+    ema: float = 0.0  # decay of an EMA of the classifier used for validation, selection and test; 0 = off
+    schedule: Literal["constant", "cosine"] = "constant"  # learning rate: constant, or cosine decay to 0 over the run
+    warmup_steps: int = 0  # linear warm-up from 0 before the schedule
 
 
 @dataclass(frozen=True)
@@ -83,8 +111,10 @@ class Params:
     data: DataConfig = field(default_factory=DataConfig)
     labeled: LabeledConfig = field(default_factory=LabeledConfig)
     loader: LoaderConfig = field(default_factory=LoaderConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     gan: GanConfig = field(default_factory=GanConfig)
+    fixmatch: FixMatchConfig = field(default_factory=FixMatchConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property
@@ -149,3 +179,19 @@ def _validate(p: Params) -> None:
     require(g.generator_width >= 8, "gan.generator_width", g.generator_width, "use an integer >= 8")
     require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
     require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")
+    f = p.fixmatch
+    for key in ("epochs", "steps_per_epoch", "labeled_batch", "mu", "checkpoint_every"):
+        require(getattr(f, key) > 0, f"fixmatch.{key}", getattr(f, key), "use an integer > 0")
+    require(f.lr > 0, "fixmatch.lr", f.lr, "use a number > 0")
+    require(0 <= f.momentum < 1, "fixmatch.momentum", f.momentum, "use 0 <= momentum < 1")
+    require(f.weight_decay >= 0, "fixmatch.weight_decay", f.weight_decay, "use a number >= 0")
+    require(0 < f.threshold <= 1, "fixmatch.threshold", f.threshold, "use a confidence in (0, 1] (paper: 0.95)")
+    require(f.lambda_u >= 0, "fixmatch.lambda_u", f.lambda_u, "use a number >= 0")
+    require(0 <= f.rand_augment_ops <= 14, "fixmatch.rand_augment_ops", f.rand_augment_ops, "use 0..14 (paper: 2)")
+    require(0 <= f.rand_augment_magnitude <= 30, "fixmatch.rand_augment_magnitude", f.rand_augment_magnitude,
+            "use 0..30 (torchvision's RandAugment scale)")
+    t = p.train
+    require(0 <= t.ema < 1, "train.ema", t.ema, "use 0 (off) or a decay below 1, e.g. 0.999")
+    require(t.warmup_steps >= 0, "train.warmup_steps", t.warmup_steps, "use an integer >= 0")
+    require(p.model.stem == "imagenet" or p.image_size <= SMALL_STEM_MAX_SIZE, "model.stem", p.model.stem,
+            f"the small stem is for image_size <= {SMALL_STEM_MAX_SIZE} (here {p.image_size}); use imagenet")

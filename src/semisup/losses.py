@@ -54,3 +54,18 @@ def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 def feature_matching_loss(features_real: torch.Tensor, features_fake: torch.Tensor) -> torch.Tensor:
     """Salimans et al. §3.1: squared distance between mean intermediate features of real and generated batches."""
     return (features_real.mean(dim=0) - features_fake.mean(dim=0)).pow(2).mean()
+
+
+def pseudo_labels(logits_weak: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """FixMatch (Sohn et al. 2020): the weak view's predicted class and whether its confidence reaches `threshold`.
+    No gradient flows through the pseudo-label."""
+    confidence, labels = logits_weak.detach().softmax(dim=1).max(dim=1)
+    return labels, (confidence >= threshold).float()
+
+
+def fixmatch_unlabeled_loss(logits_strong: torch.Tensor, logits_weak: torch.Tensor, threshold: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cross-entropy of the strong view against the weak view's confident pseudo-labels, averaged over the whole
+    unlabelled batch (masked examples count as zero, as in the paper); also returns the mask rate."""
+    labels, mask = pseudo_labels(logits_weak, threshold)
+    loss = (F.cross_entropy(logits_strong, labels, reduction="none") * mask).mean()
+    return loss, mask.mean()

@@ -9,11 +9,22 @@ from .errors import ConfigError
 
 
 class Classifier(nn.Module):
-    """ResNet18 classifier/discriminator; `features` exposes the penultimate layer (for feature matching)."""
+    """ResNet18 classifier/discriminator; `features` exposes the penultimate layer (for feature matching).
 
-    def __init__(self, num_classes: int = 2):
+    `stem="small"` swaps the ImageNet stem (7x7 stride-2 conv + max-pool, which leaves 1x1 maps at layer4 for a
+    32-px input) for a 3x3 stride-1 conv without max-pool, as ResNets for CIFAR do; the rest is unchanged.
+    """
+
+    def __init__(self, num_classes: int = 2, stem: str = "imagenet"):
         super().__init__()
+        if stem not in ("imagenet", "small"):
+            raise ConfigError(f"model.stem: {stem!r} is not a stem; use imagenet or small")
+        self.stem = stem
         self.net = torchvision.models.resnet18(weights=None, num_classes=num_classes)
+        if stem == "small":
+            self.net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            nn.init.kaiming_normal_(self.net.conv1.weight, mode="fan_out", nonlinearity="relu")
+            self.net.maxpool = nn.Identity()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         n = self.net

@@ -7,7 +7,32 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import CLASSES
+from .config import BaselineConfig, FixMatchConfig, GanConfig, ModelConfig, TrainConfig
 from .evaluation import Evaluation
+
+
+# Keys that set a run's length or bookkeeping, not its recipe.
+BUDGET_KEYS = {"epochs", "steps_per_epoch", "max_steps_per_epoch", "checkpoint_every", "grid_every"}
+RECIPE_SECTIONS = {"baseline": "baseline", "gan": "gan", "fixmatch": "fixmatch"}
+
+
+def recipe_label(params: dict[str, Any], method: str) -> str:
+    """What the method's run changed from the published recipe ("published" when nothing): the small stem,
+    augmentation, EMA, schedule, and the method's own settings that differ from their defaults. Runs with the same
+    label, data, size and steps are one arm of the ablation."""
+    defaults = {"baseline": BaselineConfig(), "gan": GanConfig(), "fixmatch": FixMatchConfig()}[method]
+    changes = []
+    if params.get("model", {}).get("stem", ModelConfig.stem) != "imagenet":
+        changes.append(f"stem={params['model']['stem']}")
+    train = params.get("train", {})
+    for key in ("augment", "ema", "schedule", "warmup_steps"):
+        value = train.get(key, getattr(TrainConfig, key))
+        if value != getattr(TrainConfig, key):
+            changes.append(key if value is True else f"{key}={value}")
+    for key, value in sorted(params.get(RECIPE_SECTIONS[method], {}).items()):
+        if key not in BUDGET_KEYS and value != getattr(defaults, key):
+            changes.append(f"{key}={value}")
+    return ", ".join(changes) or "published"
 
 
 def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
@@ -19,9 +44,11 @@ def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
         "val_accuracy": round(train["val_accuracy"], 6),
         "best_epoch": train["best_epoch"],
         "epochs_run": train["epochs_run"],
+        "steps": train.get("steps", train["epochs_run"]),  # optimiser steps: the budget runs are compared at
         "train_seconds": round(train["train_seconds"], 2),
         "images_per_second": round(train["images_per_second"], 1),
         "profile": meta["params"]["profile"],
+        "recipe": recipe_label(meta["params"], meta["method"]),
         "strategy": meta["strategy"],
         "seed": meta["seed"],
         "data_source": meta["data_source"],

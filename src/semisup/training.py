@@ -1,8 +1,12 @@
-"""Training loops: the supervised baseline and the semi-supervised GAN, as the published code ran them.
+"""Training loops: the supervised baseline and the semi-supervised GAN, as the published code ran them by default.
 
 Both keep the epoch with the best validation accuracy, save a checkpoint every epoch (resumed when the stage is rerun
 with the same params and data) and log per-epoch curves with DVCLive. Losses stay on the device inside an epoch; they
 are read back once per epoch (and every `LOG_EVERY` steps for the progress bar), never per step.
+
+Beyond the published recipe, each a param that the `paper` profile leaves off: augmented labelled batches
+(`LabeledData.augmented`), a learning-rate schedule counted in steps, an EMA of the classifier (what validation,
+selection and the test see), the small-image stem, and for the GAN feature matching and the pass scheme.
 """
 from __future__ import annotations
 
@@ -22,9 +26,11 @@ from tqdm import tqdm
 
 from . import losses
 from .config import Params
+from .ema import evaluated, make_ema
 from .errors import PipelineError
 from .evaluation import evaluate
 from .models import Classifier, Generator, to_unit_range
+from .schedules import make_scheduler
 
 LOG_EVERY = 10
 
@@ -37,6 +43,11 @@ class LabeledData:
     y_labeled: torch.Tensor
     x_val: torch.Tensor
     y_val: torch.Tensor
+    augmented: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None  # a fresh augmented labelled batch
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The labelled batch for one step: a new augmentation of the whole set, or the fixed decoded set."""
+        return (self.x_labeled, self.y_labeled) if self.augmented is None else self.augmented()
 
 
 @dataclass
@@ -50,6 +61,7 @@ class TrainResult:
     images_per_second: float
     generator_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0  # classifier optimiser steps taken: the budget that runs are compared at
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("classifier_state", "generator_state", "history")}
@@ -87,7 +99,7 @@ class Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
-def _check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -> None:
+def check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -> None:
     bad = [k for k, v in values.items() if not math.isfinite(v)]
     if bad:
         raise PipelineError(
@@ -96,7 +108,7 @@ def _check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) 
         )
 
 
-class _Best:
+class Best:
     """Keeps the earliest epoch with the highest validation accuracy (validation only, never test)."""
 
     def __init__(self) -> None:
@@ -118,43 +130,71 @@ class _Best:
 
 def train_baseline(params: Params, data: LabeledData, device: torch.device, checkpoint: Checkpoint, live: Live) -> TrainResult:
     """Supervised ResNet18 on the labelled batch alone: one full-batch SGD step per epoch, as published."""
-    cfg = params.baseline
+    cfg, t = params.baseline, params.train
     torch.manual_seed(params.seed)
-    model = Classifier().to(device)
+    model = Classifier(stem=params.model.stem).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    best, start, history, seconds = _Best(), 1, [], 0.0
+    scheduler = make_scheduler(optimizer, cfg.epochs, t.schedule, t.warmup_steps)
+    ema = make_ema(model, t.ema)
+    best, start, history, seconds = Best(), 1, [], 0.0
     if (state := checkpoint.load(device)) is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         best.restore(state["best"])
         start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
         torch.set_rng_state(state["rng"])
-        _replay(live, history)
+        replay(live, history)
         print(f"resuming the baseline at epoch {start}")
-    amp = params.train.amp and device.type == "cuda"
+    amp = t.amp and device.type == "cuda"
     bar = tqdm(range(start, cfg.epochs + 1), desc="baseline", unit="epoch", initial=start - 1, total=cfg.epochs)
     for epoch in bar:
         began = time.perf_counter()
         model.train()
+        x, y = data.batch()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = losses.supervised_loss(model(data.x_labeled).float(), data.y_labeled)
+            loss = losses.supervised_loss(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
         seconds += time.perf_counter() - began
-        val = evaluate(model, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+        judged = evaluated(model, ema)
+        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
         row = {"epoch": epoch, "train_loss": loss.item(), "val_accuracy": val.accuracy, "val_loss": val.loss}
-        _check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
-        best.update(val.accuracy, val.loss, epoch, model)
+        check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
+        best.update(val.accuracy, val.loss, epoch, judged)
         history.append(row)
-        _log(live, row)
+        log_row(live, row)
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-            checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "best": best.state(),
-                             "epoch": epoch, "history": history, "seconds": seconds, "rng": torch.get_rng_state()})
+            checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
+                             "best": best.state(), "epoch": epoch, "history": history, "seconds": seconds,
+                             "rng": torch.get_rng_state()})
     images = len(history) * data.x_labeled.shape[0]
     return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
-                       images / max(seconds, 1e-9), history=history)
+                       images / max(seconds, 1e-9), history=history, steps=len(history))
+
+
+def classifier_passes(classifier: Classifier, x_labeled: torch.Tensor, x_unlabeled: torch.Tensor, fake: torch.Tensor,
+                      scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits of the labelled, unlabelled and generated batches. In train mode BatchNorm normalises each pass with
+    its own batch statistics: `separate` is the published three passes, `joint` one pass over all three (every
+    batch sees the same statistics), `real_joint` one pass over the real images and one over the generated."""
+    if scheme == "separate":
+        return classifier(x_labeled), classifier(x_unlabeled), classifier(fake)
+    sizes = [x_labeled.shape[0], x_unlabeled.shape[0], fake.shape[0]]
+    if scheme == "joint":
+        return tuple(classifier(torch.cat([x_labeled, x_unlabeled, fake])).split(sizes))
+    if scheme == "real_joint":
+        lab, unl = classifier(torch.cat([x_labeled, x_unlabeled])).split(sizes[:2])
+        return lab, unl, classifier(fake)
+    raise ValueError(f"gan.passes: {scheme!r} is not a pass scheme; use separate, joint or real_joint")
 
 
 def train_gan(
@@ -167,30 +207,41 @@ def train_gan(
     live: Live,
     samples_dir: Path,
 ) -> TrainResult:
-    """Semi-supervised GAN (Salimans et al. 2016) exactly as the published loop: per step, three train-mode classifier
+    """Semi-supervised GAN (Salimans et al. 2016) as the published loop: per step, three train-mode classifier
     passes (unlabelled, generated-and-detached, the whole labelled set) and one classifier update, then one generator
     update through the updated classifier on the same generated batch. `unlabeled(epoch)` yields image batches."""
-    cfg = params.gan
+    cfg, t = params.gan, params.train
     torch.manual_seed(params.seed)
-    classifier = Classifier().to(device)
+    classifier = Classifier(stem=params.model.stem).to(device)
     generator = Generator(params.image_size, cfg.latent_dim, cfg.generator_width).to(device)
     betas = (cfg.beta1, cfg.beta2)
     opt_d = torch.optim.Adam(classifier.parameters(), lr=cfg.lr, betas=betas)
     opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
+    total_steps = cfg.epochs * steps_per_epoch
+    sched_d = make_scheduler(opt_d, total_steps, t.schedule, t.warmup_steps)
+    sched_g = make_scheduler(opt_g, total_steps, t.schedule, t.warmup_steps)
+    ema = make_ema(classifier, t.ema)
     noise = torch.Generator(device=device).manual_seed(params.seed + 1)
     fixed_z = torch.randn(64, cfg.latent_dim, device=device, generator=noise)
-    best, start, history, seconds, images_seen = _Best(), 1, [], 0.0, 0
+    best, start, history, seconds, images_seen, total = Best(), 1, [], 0.0, 0, 0
     if (state := checkpoint.load(device)) is not None:
         classifier.load_state_dict(state["classifier"])
         generator.load_state_dict(state["generator"])
         opt_d.load_state_dict(state["opt_d"])
         opt_g.load_state_dict(state["opt_g"])
+        sched_d.load_state_dict(state["sched_d"])
+        sched_g.load_state_dict(state["sched_g"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         best.restore(state["best"])
         noise.set_state(state["noise"])
-        start, history, seconds, images_seen = state["epoch"] + 1, state["history"], state["seconds"], state["images"]
-        _replay(live, history)
+        torch.set_rng_state(state["rng"])
+        start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
+        images_seen, total = state["images"], state["steps"]
+        replay(live, history)
         print(f"resuming the GAN at epoch {start}")
-    amp = params.train.amp and device.type == "cuda"
+    amp = t.amp and device.type == "cuda"
+    feature_matching = cfg.generator_loss == "feature_matching"
     samples_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(start, cfg.epochs + 1):
         classifier.train()
@@ -199,21 +250,29 @@ def train_gan(
         steps, began = 0, time.perf_counter()
         bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"gan {epoch}/{cfg.epochs}", unit="step", leave=False)
         for x_unlabeled in bar:
+            x_labeled, y_labeled = data.batch()
             z = torch.randn(x_unlabeled.shape[0], cfg.latent_dim, device=device, generator=noise)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 fake = to_unit_range(generator(z))
-                loss_d, parts = losses.discriminator_loss(
-                    classifier(data.x_labeled).float(), data.y_labeled,
-                    classifier(x_unlabeled).float(), classifier(fake.detach()).float(),
-                )
+                logits = classifier_passes(classifier, x_labeled, x_unlabeled, fake.detach(), cfg.passes)
+                loss_d, parts = losses.discriminator_loss(logits[0].float(), y_labeled, logits[1].float(), logits[2].float())
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
+            sched_d.step()
+            if ema is not None:
+                ema.update_parameters(classifier)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss_g = losses.generator_loss(classifier(fake).float())
+                if feature_matching:
+                    with torch.no_grad():
+                        real_features = classifier.features(x_unlabeled).float()
+                    loss_g = losses.feature_matching_loss(real_features, classifier.features(fake).float())
+                else:
+                    loss_g = losses.generator_loss(classifier(fake).float())
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()
+            sched_g.step()
             for k, v in {**parts, "generator": loss_g}.items():
                 sums[k] += v.detach()
             steps += 1
@@ -223,25 +282,29 @@ def train_gan(
                                 img_s=f"{steps * x_unlabeled.shape[0] / (time.perf_counter() - began):.0f}")
         if steps == 0:
             raise PipelineError("the unlabelled set gives no full batch: add unlabelled images or lower gan.batch_size")
+        total += steps
         seconds += time.perf_counter() - began
         means = {f"{k}_loss": (v / steps).item() for k, v in sums.items()}
-        _check_finite(means, epoch, checkpoint)
-        val = evaluate(classifier, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
-        best.update(val.accuracy, val.loss, epoch, classifier, generator)
+        check_finite(means, epoch, checkpoint)
+        judged = evaluated(classifier, ema)
+        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+        best.update(val.accuracy, val.loss, epoch, judged, generator)
         row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
         history.append(row)
-        _log(live, row)
+        log_row(live, row)
         print(f"gan epoch {epoch}/{cfg.epochs}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
               + f" (best epoch {best.epoch})")
         if epoch % cfg.grid_every == 0 or epoch == cfg.epochs:
             _save_grid(generator, fixed_z, samples_dir / f"epoch_{epoch:03d}.png")
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             checkpoint.save({"classifier": classifier.state_dict(), "generator": generator.state_dict(),
-                             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(), "best": best.state(),
-                             "noise": noise.get_state(), "epoch": epoch, "history": history, "seconds": seconds,
-                             "images": images_seen})
+                             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
+                             "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
+                             "ema": None if ema is None else ema.state_dict(), "best": best.state(),
+                             "noise": noise.get_state(), "rng": torch.get_rng_state(), "epoch": epoch,
+                             "history": history, "seconds": seconds, "images": images_seen, "steps": total})
     return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
-                       images_seen / max(seconds, 1e-9), generator_state=best.states[1], history=history)
+                       images_seen / max(seconds, 1e-9), generator_state=best.states[1], history=history, steps=total)
 
 
 @torch.no_grad()
@@ -252,13 +315,13 @@ def _save_grid(generator: Generator, z: torch.Tensor, path: Path) -> None:
     generator.train(was_training)
 
 
-def _replay(live: Live, history: list[dict[str, float]]) -> None:
+def replay(live: Live, history: list[dict[str, float]]) -> None:
     """DVC deletes a stage's outputs before rerunning it, so a resumed run rewrites the curves it already has."""
     for row in history:
-        _log(live, row)
+        log_row(live, row)
 
 
-def _log(live: Live, row: dict[str, float]) -> None:
+def log_row(live: Live, row: dict[str, float]) -> None:
     for key, value in row.items():
         if key != "epoch":
             live.log_metric(key, value)

@@ -1,0 +1,123 @@
+"""FixMatch (Sohn et al. 2020) on the same ResNet18, labelled set and unlabelled photos as the GAN.
+
+Per step: a weakly augmented labelled batch (`labeled_batch` drawn from a fresh crop-and-flip of the labelled set),
+`mu x labeled_batch` unlabelled images as a weak view (crop and flip from the DALI graph) and a strong view of the
+same images (RandAugment + cutout, `semisup.augment`), one concatenated train-mode pass, and the loss
+cross-entropy(labelled) + lambda_u x masked cross-entropy(strong view, confident weak-view pseudo-labels).
+SGD with Nesterov momentum; the schedule, EMA and stem follow `train` and `model` like the other methods.
+"""
+from __future__ import annotations
+
+import time
+from typing import Callable, Iterable
+
+import torch
+from dvclive import Live
+from tqdm import tqdm
+
+from . import losses
+from .augment import strong_augmenter, strong_views
+from .config import Params
+from .ema import evaluated, make_ema
+from .errors import PipelineError
+from .evaluation import evaluate
+from .models import Classifier
+from .schedules import make_scheduler
+from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row, replay
+
+
+def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """`batch` distinct labelled images per step when the set is large enough, otherwise drawn with replacement."""
+    if batch <= n:
+        return torch.randperm(n, generator=generator)[:batch]
+    return torch.randint(n, (batch,), generator=generator)
+
+
+def train_fixmatch(
+    params: Params,
+    data: LabeledData,
+    unlabeled: Callable[[int], Iterable[torch.Tensor]],
+    steps_per_epoch: int,
+    device: torch.device,
+    checkpoint: Checkpoint,
+    live: Live,
+) -> TrainResult:
+    """`unlabeled(epoch)` yields weakly augmented unlabelled batches of mu x labeled_batch images."""
+    cfg, t = params.fixmatch, params.train
+    torch.manual_seed(params.seed)
+    model = Classifier(stem=params.model.stem).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+                                nesterov=cfg.momentum > 0)
+    scheduler = make_scheduler(optimizer, cfg.epochs * steps_per_epoch, t.schedule, t.warmup_steps)
+    ema = make_ema(model, t.ema)
+    strong = strong_augmenter(cfg.rand_augment_ops, cfg.rand_augment_magnitude)
+    picks = torch.Generator().manual_seed(params.seed + 2)
+    best, start, history, seconds, images_seen, total = Best(), 1, [], 0.0, 0, 0
+    if (state := checkpoint.load(device)) is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        best.restore(state["best"])
+        picks.set_state(state["picks"])
+        torch.set_rng_state(state["rng"])
+        start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
+        images_seen, total = state["images"], state["steps"]
+        replay(live, history)
+        print(f"resuming FixMatch at epoch {start}")
+    amp = t.amp and device.type == "cuda"
+    for epoch in range(start, cfg.epochs + 1):
+        model.train()
+        sums = {k: torch.zeros((), device=device) for k in ("supervised", "unlabeled", "mask_rate")}
+        steps, began = 0, time.perf_counter()
+        bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"fixmatch {epoch}/{cfg.epochs}", unit="step",
+                   leave=False)
+        for weak in bar:
+            x_all, y_all = data.batch()
+            idx = labeled_indices(y_all.shape[0], cfg.labeled_batch, picks).to(y_all.device)
+            x_labeled, y_labeled = x_all[idx], y_all[idx]
+            weak = weak.clone()  # DALI reuses its buffer for the next batch
+            batch = torch.cat([x_labeled, weak, strong_views(weak, strong)])
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                logits = model(batch).float()
+            logits_labeled, logits_weak, logits_strong = logits.split([x_labeled.shape[0], weak.shape[0], weak.shape[0]])
+            supervised = losses.supervised_loss(logits_labeled, y_labeled)
+            unlabeled_loss, mask_rate = losses.fixmatch_unlabeled_loss(logits_strong, logits_weak, cfg.threshold)
+            loss = supervised + cfg.lambda_u * unlabeled_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            for k, v in (("supervised", supervised), ("unlabeled", unlabeled_loss), ("mask_rate", mask_rate)):
+                sums[k] += v.detach()
+            steps += 1
+            images_seen += weak.shape[0]
+            if steps % LOG_EVERY == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", mask=f"{mask_rate.item():.2f}",
+                                img_s=f"{images_seen / max(seconds + time.perf_counter() - began, 1e-9):.0f}")
+        if steps == 0:
+            raise PipelineError("the unlabelled set gives no full batch: add unlabelled images or lower fixmatch.mu "
+                                "or fixmatch.labeled_batch")
+        total += steps
+        seconds += time.perf_counter() - began
+        means = {("mask_rate" if k == "mask_rate" else f"{k}_loss"): (v / steps).item() for k, v in sums.items()}
+        check_finite(means, epoch, checkpoint)
+        judged = evaluated(model, ema)
+        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+        best.update(val.accuracy, val.loss, epoch, judged)
+        row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
+        history.append(row)
+        log_row(live, row)
+        print(f"fixmatch epoch {epoch}/{cfg.epochs}: "
+              + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch") + f" (best epoch {best.epoch})")
+        if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
+            checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                             "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
+                             "best": best.state(), "picks": picks.get_state(), "rng": torch.get_rng_state(),
+                             "epoch": epoch, "history": history, "seconds": seconds, "images": images_seen,
+                             "steps": total})
+    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
+                       images_seen / max(seconds, 1e-9), history=history, steps=total)
