@@ -58,6 +58,7 @@ class BaselineConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0001
     checkpoint_every: int = 20  # epochs between checkpoints (an epoch here is one step)
+    eval_every: int = 1  # validate every N steps (published: every step); selection sees only validated steps
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ def _validate(p: Params) -> None:
     require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
     require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
     require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
+    require(b.eval_every > 0, "baseline.eval_every", b.eval_every, "use an integer > 0")
     g = p.gan
     require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
     require(g.epochs > 0, "gan.epochs", g.epochs, "use an integer > 0")

@@ -136,7 +136,7 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.epochs, t.schedule, t.warmup_steps)
     ema = make_ema(model, t.ema)
-    best, start, history, seconds = Best(), 1, [], 0.0
+    best, start, history, seconds, steps = Best(), 1, [], 0.0, 0
     if (state := checkpoint.load(device)) is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -144,7 +144,7 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
         if ema is not None:
             ema.load_state_dict(state["ema"])
         best.restore(state["best"])
-        start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
+        start, history, seconds, steps = state["epoch"] + 1, state["history"], state["seconds"], state["epoch"]
         torch.set_rng_state(state["rng"])
         replay(live, history)
         print(f"resuming the baseline at epoch {start}")
@@ -163,22 +163,24 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
         if ema is not None:
             ema.update_parameters(model)
         seconds += time.perf_counter() - began
-        judged = evaluated(model, ema)
-        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
-        row = {"epoch": epoch, "train_loss": loss.item(), "val_accuracy": val.accuracy, "val_loss": val.loss}
-        check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
-        best.update(val.accuracy, val.loss, epoch, judged)
-        history.append(row)
-        log_row(live, row)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
+        steps += 1
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            judged = evaluated(model, ema)
+            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+            row = {"epoch": epoch, "train_loss": loss.item(), "val_accuracy": val.accuracy, "val_loss": val.loss}
+            check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
+            best.update(val.accuracy, val.loss, epoch, judged)
+            history.append(row)
+            log_row(live, row)
+            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
                              "best": best.state(), "epoch": epoch, "history": history, "seconds": seconds,
                              "rng": torch.get_rng_state()})
-    images = len(history) * data.x_labeled.shape[0]
-    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
-                       images / max(seconds, 1e-9), history=history, steps=len(history))
+    images = steps * data.x_labeled.shape[0]
+    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, cfg.epochs, seconds,
+                       images / max(seconds, 1e-9), history=history, steps=steps)
 
 
 def classifier_passes(classifier: Classifier, x_labeled: torch.Tensor, x_unlabeled: torch.Tensor, fake: torch.Tensor,
