@@ -125,6 +125,27 @@ BAD_VALUES = [
     ("gan.checkpoint_every", 0),
     ("train.device", "tpu"),
     ("train.device", "CUDA"),
+    ("baseline.eval_every", 0),
+    ("gan.generator_loss", "wasserstein"),
+    ("gan.passes", "two"),
+    ("model.stem", "tiny"),
+    ("train.ema", 1.0),
+    ("train.ema", -0.5),
+    ("train.schedule", "linear"),
+    ("train.warmup_steps", -1),
+    ("fixmatch.epochs", 0),
+    ("fixmatch.steps_per_epoch", 0),
+    ("fixmatch.lr", 0.0),
+    ("fixmatch.momentum", 1.0),
+    ("fixmatch.weight_decay", -1.0),
+    ("fixmatch.labeled_batch", 0),
+    ("fixmatch.mu", 0),
+    ("fixmatch.threshold", 0.0),
+    ("fixmatch.threshold", 1.5),
+    ("fixmatch.lambda_u", -1.0),
+    ("fixmatch.rand_augment_ops", 15),
+    ("fixmatch.rand_augment_magnitude", 31),
+    ("fixmatch.checkpoint_every", 0),
 ]
 
 
@@ -155,6 +176,9 @@ WRONG_TYPES = [
     ("train.amp", 1),
     ("train.deterministic", None),
     ("profile", 5),
+    ("train.augment", "yes"),
+    ("train.ema", "0.99"),
+    ("fixmatch.mu", 2.5),
 ]
 
 
@@ -259,3 +283,9 @@ def test_load_params_from_file_reports_bad_value(tmp_path):
     path.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match=r"^image_size: 100 is not allowed; use a multiple of 8"):
         load_params(path)
+
+
+def test_small_stem_is_refused_above_64_px():
+    message = config_error({"image_size": 96, "model": {"stem": "small"}})
+    assert message.startswith("model.stem: 'small'") and "image_size <= 64" in message
+    assert params_from_dict({"image_size": 64, "model": {"stem": "small"}}).model.stem == "small"

@@ -50,6 +50,22 @@ def test_generator_loss_wants_fakes_to_look_real():
 
 
 def test_feature_matching_by_hand():
-    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean [2, 3]
-    fake = torch.tensor([[0.0, 0.0], [0.0, 2.0]])  # mean [0, 1]
-    assert losses.feature_matching_loss(real, fake).item() == pytest.approx(4.0)
+    real = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean (2, 3)
+    fake = torch.tensor([[0.0, 0.0], [2.0, 2.0]])  # mean (1, 1)
+    assert losses.feature_matching_loss(real, fake).item() == pytest.approx(((2 - 1) ** 2 + (3 - 1) ** 2) / 2)
+    assert losses.feature_matching_loss(real, real).item() == 0
+
+
+def test_fixmatch_pseudo_labels_and_mask_on_a_fixed_batch():
+    # softmax of (0, 3) is (0.047, 0.953); of (1, 0) is (0.731, 0.269); of (-4, 0) is (0.018, 0.982)
+    weak = torch.tensor([[0.0, 3.0], [1.0, 0.0], [-4.0, 0.0]], requires_grad=True)
+    labels, mask = losses.pseudo_labels(weak, 0.95)
+    assert labels.tolist() == [1, 0, 1] and mask.tolist() == [1.0, 0.0, 1.0]
+    strong = torch.tensor([[0.0, 0.0], [5.0, -5.0], [1.0, 0.0]], requires_grad=True)
+    loss, rate = losses.fixmatch_unlabeled_loss(strong, weak, 0.95)
+    # masked mean over the whole batch: (CE([0,0], 1) + 0 + CE([1,0], 1)) / 3
+    expected = (math.log(2) + (math.log(math.e + 1) - 0.0)) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-5) and rate.item() == pytest.approx(2 / 3)
+    loss.backward()
+    assert weak.grad is None  # no gradient through the pseudo-labels
+    assert strong.grad[1].abs().sum() == 0  # the unconfident example contributes nothing

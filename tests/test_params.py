@@ -35,3 +35,17 @@ def test_paper_profile_is_the_published_recipe(tmp_path):
     assert raw["baseline"] == {**raw["baseline"], "epochs": 200, "lr": 0.001, "momentum": 0.9, "weight_decay": 0.0001}
     assert raw["gan"] == {**raw["gan"], "epochs": 100, "lr": 0.002, "beta1": 0.5, "beta2": 0.999, "batch_size": 64}
     assert raw["train"]["amp"] is False
+
+
+def test_paper_profile_leaves_every_change_off_and_improved_turns_them_on(tmp_path):
+    def composed(profile):
+        compose(tmp_path / "params.yaml", ROOT / "conf", [f"profile={profile}"])
+        return yaml.safe_load((tmp_path / "params.yaml").read_text())
+
+    paper, improved = composed("paper"), composed("improved")
+    assert paper["train"] == {**paper["train"], "augment": False, "ema": 0.0, "schedule": "constant", "warmup_steps": 0}
+    assert paper["model"]["stem"] == "imagenet"
+    assert paper["gan"]["generator_loss"] == "standard" and paper["gan"]["passes"] == "separate"
+    assert improved["train"]["augment"] is True and improved["train"]["ema"] > 0
+    assert improved["train"]["schedule"] == "cosine" and improved["gan"]["generator_loss"] == "feature_matching"
+    assert improved["data"]["source"] == "synthetic"  # a recipe, not a data set: `-S data.source=...` picks the data

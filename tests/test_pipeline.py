@@ -60,10 +60,24 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "labeled.strategy=representative"], repo)
     assert "Stage 'prepare' didn't change, skipping" in out
-    for stage in ("curate", "train_baseline", "train_gan", "evaluate"):
+    for stage in ("curate", "train_baseline", "train_gan", "train_fixmatch", "evaluate"):
         assert f"Running stage '{stage}'" in out
     assert "representative" in (repo / "data" / "labeled.csv").read_text()
     assert "representative" in (repo / "metrics" / "summary.json").read_text()
+
+
+def test_improved_recipe_runs_end_to_end(repo):
+    """The `improved` profile's changes at the smoke profile's size (the profile itself sets a longer budget)."""
+    changes = ["train.augment=true", "train.ema=0.9", "train.schedule=cosine", "train.warmup_steps=1",
+               "gan.generator_loss=feature_matching", "gan.passes=joint", "gan.lr=0.0005", "baseline.eval_every=2"]
+    out = run(["dvc", "exp", "run", "-S", "profile=smoke", *[a for c in changes for a in ("-S", c)]], repo)
+    assert "Stage 'prepare' didn't change, skipping" in out and "Running stage 'train_gan'" in out
+    gan = json.loads((repo / "metrics" / "gan.json").read_text())
+    assert gan["recipe"] == "augment, ema=0.9, schedule=cosine, warmup_steps=1, batch_size=16, generator_loss=feature_matching, lr=0.0005, passes=joint"
+    assert gan["steps"] == 4  # 2 epochs x 2 steps
+    fixmatch = json.loads((repo / "metrics" / "fixmatch.json").read_text())
+    assert fixmatch["recipe"].startswith("augment, ema=0.9") and fixmatch["steps"] == 4
+    assert "fixmatch" in run(["dvc", "metrics", "show"], repo)
 
 
 def test_queued_two_seed_sweep_and_report(repo):
@@ -79,6 +93,6 @@ def test_queued_two_seed_sweep_and_report(repo):
         time.sleep(3)
     assert "Failed" not in status, status
     report = run([sys.executable, "stages/report.py"], repo)
-    assert "| synthetic | 32 px | smoke | random | 2 (0,1) |" in report, report
+    assert "| synthetic | 32 px | smoke | batch_size=16 | random | 2 (0,1) |" in report, report
     assert (repo / "metrics" / "report.png").is_file()
     run(["dvc", "queue", "stop"], repo, check=False)  # idle workers may already be gone

@@ -27,7 +27,7 @@ def test_groups_means_std_and_paired_interval_by_hand():
     summaries = summarize(runs_from_exp_show(ROWS))
     assert [s.runs for s in summaries] == [3, 1]
     real = summaries[0]
-    assert real.group == ("/data/dogs-vs-cats-mini.zip", 32, "paper", "random") and real.seeds == [0, 1, 2]
+    assert real.group == ("/data/dogs-vs-cats-mini.zip", 32, "paper", "random", "published") and real.seeds == [0, 1, 2]
     assert real.accuracy["baseline"] == pytest.approx((52.0, 2.0))
     assert real.accuracy["gan"] == pytest.approx((57.0, 7 ** 0.5))
     # gains 5, 8, 2 points: mean 5, s = 3, t(0.975, 2) = 4.303, half-width 4.303 * 3 / sqrt(3)
@@ -45,6 +45,52 @@ def test_interval_needs_two_runs_and_shrinks_with_more():
 
 def test_report_files_name_source_and_size(tmp_path):
     text = write_report(runs_from_exp_show(ROWS), tmp_path / "report.md", tmp_path / "report.png")
-    assert "dogs-vs-cats-mini.zip | 32 px | paper | random | 3 (0,1,2)" in text
+    assert "dogs-vs-cats-mini.zip | 32 px | paper | published | random | 3 (0,1,2)" in text
     assert "+5.0 [-2.5, +12.5]" in text and "one draw" in text and "83.2%" in text
     assert (tmp_path / "report.png").stat().st_size > 0
+
+
+def arm_row(name, seed, base, gan, fix, recipe_gan, steps_gan=150, source="/data/128px.zip"):
+    r = row(name, seed, base, gan, source=source)
+    r.update({"metrics/fixmatch.json:test_accuracy": fix, "metrics/gan.json:recipe": recipe_gan,
+              "metrics/gan.json:steps": float(steps_gan), "metrics/baseline.json:recipe": "published",
+              "metrics/baseline.json:steps": 200.0, "metrics/fixmatch.json:recipe": "ema=0.99",
+              "metrics/fixmatch.json:steps": 150.0})
+    return r
+
+
+def test_ablation_pairs_each_arm_with_the_faithful_gan_by_seed():
+    from semisup.report import ablation, render_ablation
+
+    rows = [arm_row(f"p{s}", s, 0.50, g, 0.60 + s / 100, "published") for s, g in enumerate((0.55, 0.52, 0.58))]
+    rows += [arm_row(f"i{s}", s, 0.50, g, 0.60 + s / 100, "ema=0.99, passes=joint") for s, g in enumerate((0.60, 0.60, 0.70))]
+    rows += [arm_row("x0", 0, 0.50, 0.40, 0.6, "published", steps_gan=999)]  # another budget: not the reference
+    arms = {(a.method, a.recipe, a.steps): a for a in ablation(runs_from_exp_show(rows))}
+    improved = arms[("gan", "ema=0.99, passes=joint", 150)]
+    # differences 5, 8, 12: mean 25/3, s = 3.512, half-width 4.303 * s / sqrt(3)
+    diffs = [5.0, 8.0, 12.0]
+    mean = sum(diffs) / 3
+    s = (sum((d - mean) ** 2 for d in diffs) / 2) ** 0.5
+    assert (improved.difference.mean, improved.difference.high - improved.difference.mean) == pytest.approx((mean, 4.303 * s / 3 ** 0.5))
+    # the baseline ran once per seed although three experiments restored it: it counts once per seed
+    baseline = arms[("baseline", "published", 200)]
+    assert sorted(baseline.accuracy) == [0, 1, 2] and baseline.difference.mean == pytest.approx(50 - (55 + 52 + 58) / 3)
+    assert arms[("fixmatch", "ema=0.99", 150)].shared_seeds == 3
+    assert arms[("gan", "published", 999)].difference is None  # one seed, and its own budget
+    text = render_ablation(ablation(runs_from_exp_show(rows)))
+    assert "| 128px.zip | 32 px | random | gan | published | 150 | 3 (0,1,2) | 55.0 ± 3.0% | reference |" in text
+
+
+def test_recipe_label_lists_what_changed_from_the_published_recipe():
+    from dataclasses import asdict
+
+    from semisup.config import params_from_dict
+    from semisup.reporting import recipe_label
+
+    paper = asdict(params_from_dict({"gan": {"epochs": 3, "max_steps_per_epoch": 5}}))
+    assert recipe_label(paper, "gan") == "published"  # budgets are not recipe changes
+    raw = {"model": {"stem": "small"}, "train": {"augment": True, "ema": 0.99},
+           "gan": {"generator_loss": "feature_matching", "lr": 0.0005}}
+    changed = asdict(params_from_dict(raw))
+    assert recipe_label(changed, "gan") == "stem=small, augment, ema=0.99, generator_loss=feature_matching, lr=0.0005"
+    assert recipe_label(changed, "baseline") == "stem=small, augment, ema=0.99"

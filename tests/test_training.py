@@ -1,4 +1,5 @@
 """The real training loops on tiny tensors: determinism, resume after an interruption, the divergence guard."""
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,3 +90,86 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
     state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["classifier"].values() if v.is_floating_point())
+
+
+IMPROVED = {"train": {"ema": 0.9, "schedule": "cosine", "warmup_steps": 1}}  # small stem: test_models (16x the cost)
+
+
+def improved_params(**gan):
+    raw = {
+        "image_size": SIZE,
+        "baseline": {"epochs": 4, "checkpoint_every": 1, "eval_every": 2},
+        "gan": {"epochs": 2, "batch_size": 4, "generator_width": 8, "grid_every": 1,
+                "generator_loss": "feature_matching", "passes": "joint", **gan},
+        "fixmatch": {"epochs": 2, "steps_per_epoch": 2, "labeled_batch": 4, "mu": 1, "threshold": 0.5},
+        **IMPROVED,
+    }
+    return params_from_dict(raw)
+
+
+def test_pass_schemes_agree_in_eval_mode_and_differ_in_train_mode():
+    from semisup.models import Classifier
+    from semisup.training import classifier_passes
+
+    torch.manual_seed(0)
+    model = Classifier().eval()
+    x = [torch.rand(3, 3, SIZE, SIZE) for _ in range(3)]
+    outs = {s: classifier_passes(model, *x, s) for s in ("separate", "joint", "real_joint")}
+    for scheme in ("joint", "real_joint"):
+        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(outs["separate"], outs[scheme]))
+    model.train()  # BatchNorm now normalises each pass with its own statistics
+    sep, joint = classifier_passes(model, *x, "separate"), classifier_passes(model, *x, "joint")
+    assert [t.shape[0] for t in joint] == [3, 3, 3] and not torch.allclose(sep[0], joint[0])
+
+
+def test_improved_gan_runs_and_resumes_exactly(tmp_path):
+    params = improved_params()
+    full, _ = run_gan(tmp_path / "full", params, unlabeled_batches())
+    assert full.steps == 4 and all(math.isfinite(r["generator_loss"]) for r in full.history)
+    with pytest.raises(KeyboardInterrupt):
+        run_gan(tmp_path / "cut", params, unlabeled_batches(interrupt_epoch=2))
+    resumed, _ = run_gan(tmp_path / "cut", params, unlabeled_batches())
+    assert same_state(full.classifier_state, resumed.classifier_state)  # EMA, schedule and RNG state all resumed
+
+
+def test_baseline_uses_augmented_batches_and_validates_every_n_steps(tmp_path):
+    calls = []
+
+    def augmented():
+        calls.append(1)
+        data = tiny_data()
+        return data.x_labeled.flip(-1), data.y_labeled
+
+    data = replace(tiny_data(), augmented=augmented)
+    live = Live(dir=str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False)
+    result = train_baseline(improved_params(), data, torch.device("cpu"), Checkpoint(tmp_path / "b.pt", "k"), live)
+    assert len(calls) == 4 and result.steps == 4
+    assert [r["epoch"] for r in result.history] == [2, 4] and result.best_epoch in (2, 4)
+
+
+def test_fixmatch_runs_deterministically_and_resumes(tmp_path):
+    from semisup.fixmatch import train_fixmatch
+
+    params = improved_params()
+
+    def run(where, batches):
+        live = Live(dir=str(where / "live"), dvcyaml=False, save_dvc_exp=False)
+        data = replace(tiny_data(), augmented=lambda: (tiny_data().x_labeled, tiny_data().y_labeled))
+        return train_fixmatch(params, data, batches, 2, torch.device("cpu"), Checkpoint(where / "f.pt", "k"), live)
+
+    a = run(tmp_path / "a", unlabeled_batches())
+    b = run(tmp_path / "b", unlabeled_batches())
+    assert same_state(a.classifier_state, b.classifier_state) and a.steps == 4
+    assert {"supervised_loss", "unlabeled_loss", "mask_rate"} <= set(a.history[0])
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "c", unlabeled_batches(interrupt_epoch=2))
+    c = run(tmp_path / "c", unlabeled_batches())
+    assert same_state(a.classifier_state, c.classifier_state)
+
+
+def test_labeled_indices_are_distinct_when_the_set_is_large_enough():
+    from semisup.fixmatch import labeled_indices
+
+    g = torch.Generator().manual_seed(0)
+    assert len(set(labeled_indices(10, 6, g).tolist())) == 6
+    assert labeled_indices(3, 8, g).shape == (8,) and labeled_indices(3, 8, g).max() < 3

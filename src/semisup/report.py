@@ -1,5 +1,7 @@
 """Aggregate finished experiments: per data source, image size, profile and labelled strategy, test accuracy of each
-method (mean ± std over seeds) and the GAN's gain with a 95% confidence interval paired by seed.
+method (mean ± std over seeds) and the GAN's gain with a 95% confidence interval paired by seed; and an ablation table:
+per recipe arm (method + what it changed from the published recipe + its step budget), the paired difference to the
+faithful GAN.
 
 Rows come from `dvc.api.exp_show()` (one per experiment); rows from different data or image sizes are never pooled.
 """
@@ -7,11 +9,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-METHODS = ("baseline", "gan")
+METHODS = ("baseline", "gan")  # every counted run has these two
+OPTIONAL = ("fixmatch",)  # shown when the experiment ran it (older commits did not)
 GROUP_KEYS = ("data_source", "image_size", "profile", "strategy")
 # Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30; beyond that the normal 1.96 is within 2%.
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
@@ -25,9 +28,11 @@ PUBLISHED = (
 @dataclass(frozen=True)
 class Run:
     name: str
-    group: tuple[Any, ...]  # GROUP_KEYS values
+    group: tuple[Any, ...]  # GROUP_KEYS values, then the GAN's recipe (runs of different recipes are never pooled)
     seed: int
     accuracy: dict[str, float]  # method -> test accuracy in [0, 1]
+    recipe: dict[str, str] = field(default_factory=dict)  # method -> changes from the published recipe
+    steps: dict[str, int | None] = field(default_factory=dict)  # method -> optimiser steps (None: not recorded)
 
 
 @dataclass(frozen=True)
@@ -55,11 +60,20 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
         acc = {m: row.get(f"metrics/{m}.json:test_accuracy") for m in METHODS}
         if not all(isinstance(v, (int, float)) for v in acc.values()):  # still running, failed, or no metrics ("!")
             continue
+        for m in OPTIONAL:
+            if isinstance(value := row.get(f"metrics/{m}.json:test_accuracy"), (int, float)):
+                acc[m] = value
         meta = {k: row.get(f"metrics/baseline.json:{k}") for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
-        runs.append(Run(row.get("Experiment") or row["rev"], tuple(meta[k] for k in GROUP_KEYS),
-                        int(row["metrics/baseline.json:seed"]), {m: float(v) for m, v in acc.items()}))
+        recipe = {m: row.get(f"metrics/{m}.json:recipe") or "published" for m in acc}  # older runs: the published one
+        steps = {m: _int_or_none(row.get(f"metrics/{m}.json:steps")) for m in acc}
+        runs.append(Run(row.get("Experiment") or row["rev"], tuple(meta[k] for k in GROUP_KEYS) + (recipe["gan"],),
+                        int(row["metrics/baseline.json:seed"]), {m: float(v) for m, v in acc.items()}, recipe, steps))
     return runs
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) else None
 
 
 def paired_interval(differences: list[float]) -> Interval | None:
@@ -81,7 +95,7 @@ def summarize(runs: list[Run]) -> list[GroupSummary]:
     for group, members in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         members.sort(key=lambda r: r.seed)
         acc = {}
-        for m in METHODS:
+        for m in METHODS + tuple(o for o in OPTIONAL if all(o in r.accuracy for r in members)):
             values = [100 * r.accuracy[m] for r in members]
             acc[m] = (statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
         gains = [100 * (r.accuracy["gan"] - r.accuracy["baseline"]) for r in members]
@@ -91,19 +105,83 @@ def summarize(runs: list[Run]) -> list[GroupSummary]:
 
 def render_markdown(summaries: list[GroupSummary]) -> str:
     lines = [
-        "| data source | size | profile | labelled set | runs (seeds) | baseline test acc. | GAN test acc. | gain, points (95% CI, paired by seed) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| data source | size | profile | GAN recipe | labelled set | runs (seeds) | baseline test acc. | GAN test acc. | "
+        "FixMatch test acc. | GAN gain, points (95% CI, paired by seed) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for s in summaries:
-        source, size, profile, strategy = s.group
-        cells = [f"{s.accuracy[m][0]:.1f} ± {s.accuracy[m][1]:.1f}%" for m in METHODS]
+        source, size, profile, strategy, recipe = s.group
+        cells = [f"{s.accuracy[m][0]:.1f} ± {s.accuracy[m][1]:.1f}%" if m in s.accuracy else "–"
+                 for m in METHODS + OPTIONAL]
         if s.gain is None:
             gain = f"{s.accuracy['gan'][0] - s.accuracy['baseline'][0]:+.1f} (one draw: no interval)"
         else:
             gain = f"{s.gain.mean:+.1f} [{s.gain.low:+.1f}, {s.gain.high:+.1f}]"
         seeds = ",".join(map(str, s.seeds))
-        lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {strategy} | {s.runs} ({seeds}) | "
-                     f"{cells[0]} | {cells[1]} | {gain} |")
+        lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {recipe} | {strategy} | {s.runs} ({seeds}) | "
+                     + " | ".join(cells) + f" | {gain} |")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class Arm:
+    data: tuple[Any, ...]  # (data source, image size, labelled strategy)
+    method: str
+    recipe: str
+    steps: int | None
+    accuracy: dict[int, float]  # seed -> test accuracy in percent
+    difference: Interval | None  # minus the faithful GAN, paired by seed; None without >= 2 shared seeds
+    shared_seeds: int
+
+
+def ablation(runs: list[Run]) -> list[Arm]:
+    """Every (method, recipe, steps) arm per data source, size and labelled strategy, with the paired difference to
+    the faithful GAN (recipe "published") of the same data at the same step budget as the arm's GAN runs. A run met
+    in several experiments (a stage DVC restored unchanged) counts once per seed."""
+    arms: dict[tuple[Any, ...], dict[int, float]] = {}
+    for run in runs:
+        source, size, _profile, strategy, _recipe = run.group
+        for method, acc in run.accuracy.items():
+            key = ((source, size, strategy), method, run.recipe.get(method, "published"), run.steps.get(method))
+            arms.setdefault(key, {}).setdefault(run.seed, 100 * acc)
+    out = []
+    for (data, method, recipe, steps), by_seed in arms.items():
+        gan_steps = steps if method == "gan" else _gan_budget(arms, data)
+        reference = arms.get((data, "gan", "published", gan_steps), {})
+        shared = sorted(set(by_seed) & set(reference))
+        diff = paired_interval([by_seed[s] - reference[s] for s in shared])
+        out.append(Arm(data, method, recipe, steps, by_seed, diff, len(shared)))
+    order = {m: i for i, m in enumerate(METHODS + OPTIONAL)}
+    return sorted(out, key=lambda a: (tuple(map(str, a.data)), order.get(a.method, 9), a.recipe != "published",
+                                      -statistics.fmean(a.accuracy.values())))
+
+
+def _gan_budget(arms: dict, data: tuple[Any, ...]) -> int | None:
+    """The step budget of the faithful GAN runs on this data (the most-run one when there are several)."""
+    budgets = [(len(seeds), steps) for (d, m, r, steps), seeds in arms.items() if d == data and m == "gan" and r == "published"]
+    return max(budgets, key=lambda b: (b[0], b[1] or 0))[1] if budgets else None
+
+
+def render_ablation(arms: list[Arm]) -> str:
+    lines = [
+        "| data source | size | labelled set | method | change from the published recipe | steps | runs (seeds) | "
+        "test acc. | minus faithful GAN, points (95% CI, paired) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for a in arms:
+        source, size, strategy = a.data
+        values = list(a.accuracy.values())
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        if a.method == "gan" and a.recipe == "published":
+            diff = "reference"
+        elif a.difference is None:
+            diff = f"– ({a.shared_seeds} shared seed{'s' if a.shared_seeds != 1 else ''}: no interval)"
+        else:
+            diff = f"{a.difference.mean:+.1f} [{a.difference.low:+.1f}, {a.difference.high:+.1f}]"
+        seeds = ",".join(map(str, sorted(a.accuracy)))
+        lines.append(f"| {Path(str(source)).name} | {size} px | {strategy} | {a.method} | {a.recipe} | "
+                     f"{a.steps if a.steps is not None else '–'} | {len(values)} ({seeds}) | "
+                     f"{statistics.fmean(values):.1f} ± {std:.1f}% | {diff} |")
     return "\n".join(lines) + "\n"
 
 
@@ -115,14 +193,15 @@ def plot(summaries: list[GroupSummary], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(summaries) + 2), 3.6))
-    width = 0.38
-    for i, method in enumerate(METHODS):
-        xs = [j + (i - 0.5) * width for j in range(len(summaries))]
-        ax.bar(xs, [s.accuracy[method][0] for s in summaries], width, yerr=[s.accuracy[method][1] for s in summaries],
-               capsize=3, label=method)
+    methods = METHODS + tuple(o for o in OPTIONAL if any(o in s.accuracy for s in summaries))
+    width = 0.8 / len(methods)
+    for i, method in enumerate(methods):
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(summaries))]
+        ax.bar(xs, [s.accuracy.get(method, (0.0, 0.0))[0] for s in summaries], width,
+               yerr=[s.accuracy.get(method, (0.0, 0.0))[1] for s in summaries], capsize=3, label=method)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xticks(range(len(summaries)))
-    ax.set_xticklabels([f"{Path(str(s.group[0])).name}\n{s.group[1]} px, {s.group[3]}\nn={s.runs}" for s in summaries], fontsize=7)
+    ax.set_xticklabels([f"{Path(str(s.group[0])).name}\n{s.group[1]} px, {s.group[2]}\n{s.group[3]}, n={s.runs}" for s in summaries], fontsize=7)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7, loc="lower right")
@@ -137,6 +216,11 @@ def write_report(runs: list[Run], markdown: Path, figure: Path) -> str:
     text = ("# Experiments\n\nTest accuracy over finished DVC experiments, mean ± std over seeds; rows never mix data "
             "sources or image sizes.\n\n" + (render_markdown(summaries) if summaries else "No finished experiments yet.\n")
             + "\nThe published figures, for comparison:\n\n" + PUBLISHED)
+    if summaries:
+        text += ("\n## Ablation\n\nEach arm is a method with what it changed from the published recipe, at its step "
+                 "budget; the difference to the faithful GAN (published recipe, same data, size and GAN budget) is "
+                 "paired by seed. Selection used validation only; each model read the test set once.\n\n"
+                 + render_ablation(ablation(runs)))
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.write_text(text)
     if summaries:
