@@ -265,10 +265,9 @@ def train_gan(
             if ema is not None:
                 ema.update_parameters(classifier)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                if feature_matching:
-                    with torch.no_grad():
-                        real_features = classifier.features(x_unlabeled).float()
-                    loss_g = losses.feature_matching_loss(real_features, classifier.features(fake).float())
+                if feature_matching:  # one pass over both: real and generated features see the same BatchNorm statistics
+                    real_features, fake_features = classifier.features(torch.cat([x_unlabeled, fake])).float().chunk(2)
+                    loss_g = losses.feature_matching_loss(real_features.detach(), fake_features)
                 else:
                     loss_g = losses.generator_loss(classifier(fake).float())
             opt_g.zero_grad(set_to_none=True)
