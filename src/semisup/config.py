@@ -44,6 +44,7 @@ class LabeledConfig:
 class LoaderConfig:
     eval_batch_size: int = 250  # validation/test batches; every image is counted exactly once
     num_threads: int = 2  # DALI CPU threads
+    decode: Literal["every_epoch", "once"] = "every_epoch"  # once: unlabelled JPEGs -> uint8 tensors once (cache/)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,8 @@ class TrainConfig:
     ema: float = 0.0  # decay of an EMA of the classifier used for validation, selection and test; 0 = off
     schedule: Literal["constant", "cosine"] = "constant"  # learning rate: constant, or cosine decay to 0 over the run
     warmup_steps: int = 0  # linear warm-up from 0 before the schedule
+    channels_last: bool = False  # NHWC memory format for both networks (tensor-core convolutions on a GPU)
+    compile: bool = False  # torch.compile the networks of the training step
 
 
 @dataclass(frozen=True)

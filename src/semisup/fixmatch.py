@@ -21,6 +21,7 @@ from .config import Params
 from .ema import evaluated, make_ema
 from .errors import PipelineError
 from .evaluation import evaluate
+from .execution import Execution, all_ranks_mean
 from .models import Classifier
 from .schedules import make_scheduler
 from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row, replay
@@ -28,9 +29,9 @@ from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, che
 
 def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
     """`batch` distinct labelled images per step when the set is large enough, otherwise drawn with replacement."""
-    if batch <= n:
-        return torch.randperm(n, generator=generator)[:batch]
-    return torch.randint(n, (batch,), generator=generator)
+    if batch <= n:  # drawn on the generator's device: no host-device copy inside the step
+        return torch.randperm(n, generator=generator, device=generator.device)[:batch]
+    return torch.randint(n, (batch,), generator=generator, device=generator.device)
 
 
 def train_fixmatch(
@@ -40,18 +41,22 @@ def train_fixmatch(
     steps_per_epoch: int,
     device: torch.device,
     checkpoint: Checkpoint,
-    live: Live,
+    live: Live | None,
+    exe: Execution | None = None,
 ) -> TrainResult:
-    """`unlabeled(epoch)` yields weakly augmented unlabelled batches of mu x labeled_batch images."""
+    """`unlabeled(epoch)` yields weakly augmented unlabelled batches of mu x labeled_batch images (this rank's shard
+    under torchrun; each rank also draws its own labelled batch)."""
     cfg, t = params.fixmatch, params.train
+    exe = exe or Execution.from_config(t, device)
     torch.manual_seed(params.seed)
-    model = Classifier(stem=params.model.stem).to(device)
+    model = exe.place(Classifier(stem=params.model.stem))
+    step_model = exe.trainable(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
                                 nesterov=cfg.momentum > 0)
     scheduler = make_scheduler(optimizer, cfg.epochs * steps_per_epoch, t.schedule, t.warmup_steps)
     ema = make_ema(model, t.ema)
     strong = strong_augmenter(cfg.rand_augment_ops, cfg.rand_augment_magnitude)
-    picks = torch.Generator().manual_seed(params.seed + 2)
+    picks = torch.Generator(device=data.y_labeled.device).manual_seed(params.seed + 2 + 7919 * exe.ranks.rank)
     best, start, history, seconds, images_seen, total = Best(), 1, [], 0.0, 0, 0
     if (state := checkpoint.load(device)) is not None:
         model.load_state_dict(state["model"])
@@ -66,21 +71,21 @@ def train_fixmatch(
         images_seen, total = state["images"], state["steps"]
         replay(live, history)
         print(f"resuming FixMatch at epoch {start}")
-    amp = t.amp and device.type == "cuda"
+    main = exe.ranks.is_main
     for epoch in range(start, cfg.epochs + 1):
         model.train()
         sums = {k: torch.zeros((), device=device) for k in ("supervised", "unlabeled", "mask_rate")}
         steps, began = 0, time.perf_counter()
         bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"fixmatch {epoch}/{cfg.epochs}", unit="step",
-                   leave=False)
+                   leave=False, disable=not main)
         for weak in bar:
             x_all, y_all = data.batch()
-            idx = labeled_indices(y_all.shape[0], cfg.labeled_batch, picks).to(y_all.device)
+            idx = labeled_indices(y_all.shape[0], cfg.labeled_batch, picks)
             x_labeled, y_labeled = x_all[idx], y_all[idx]
             weak = weak.clone()  # DALI reuses its buffer for the next batch
-            batch = torch.cat([x_labeled, weak, strong_views(weak, strong)])
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                logits = model(batch).float()
+            batch = exe.images(torch.cat([x_labeled, weak, strong_views(weak, strong)]))
+            with exe.autocast():
+                logits = step_model(batch).float()
             logits_labeled, logits_weak, logits_strong = logits.split([x_labeled.shape[0], weak.shape[0], weak.shape[0]])
             supervised = losses.supervised_loss(logits_labeled, y_labeled)
             unlabeled_loss, mask_rate = losses.fixmatch_unlabeled_loss(logits_strong, logits_weak, cfg.threshold)
@@ -94,8 +99,8 @@ def train_fixmatch(
             for k, v in (("supervised", supervised), ("unlabeled", unlabeled_loss), ("mask_rate", mask_rate)):
                 sums[k] += v.detach()
             steps += 1
-            images_seen += weak.shape[0]
-            if steps % LOG_EVERY == 0:
+            images_seen += weak.shape[0] * exe.ranks.world_size
+            if steps % LOG_EVERY == 0 and main:
                 bar.set_postfix(loss=f"{loss.item():.3f}", mask=f"{mask_rate.item():.2f}",
                                 img_s=f"{images_seen / max(seconds + time.perf_counter() - began, 1e-9):.0f}")
         if steps == 0:
@@ -103,21 +108,23 @@ def train_fixmatch(
                                 "or fixmatch.labeled_batch")
         total += steps
         seconds += time.perf_counter() - began
-        means = {("mask_rate" if k == "mask_rate" else f"{k}_loss"): (v / steps).item() for k, v in sums.items()}
+        means = {("mask_rate" if k == "mask_rate" else f"{k}_loss"): (all_ranks_mean(v, exe.ranks) / steps).item()
+                 for k, v in sums.items()}
         check_finite(means, epoch, checkpoint)
-        judged = evaluated(model, ema)
-        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
-        best.update(val.accuracy, val.loss, epoch, judged)
-        row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
-        history.append(row)
-        log_row(live, row)
-        print(f"fixmatch epoch {epoch}/{cfg.epochs}: "
-              + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch") + f" (best epoch {best.epoch})")
+        if main:
+            judged = evaluated(model, ema)
+            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+            best.update(val.accuracy, val.loss, epoch, judged)
+            row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
+            history.append(row)
+            log_row(live, row)
+            print(f"fixmatch epoch {epoch}/{cfg.epochs}: "
+                  + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch") + f" (best epoch {best.epoch})")
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
                              "best": best.state(), "picks": picks.get_state(), "rng": torch.get_rng_state(),
                              "epoch": epoch, "history": history, "seconds": seconds, "images": images_seen,
                              "steps": total})
-    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
+    return TrainResult(best.states[0] if best.states else {}, best.epoch, best.accuracy, best.loss, len(history), seconds,
                        images_seen / max(seconds, 1e-9), history=history, steps=total)

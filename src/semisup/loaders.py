@@ -148,8 +148,9 @@ def _rng(*keys: int) -> np.random.Generator:
 # ------------------------------------------------------------------------------------------------------- DALI graph
 
 
-def image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end=None, mirror=None):
-    """Encoded bytes -> float CHW in [0, 1]: decode (nvJPEG on GPU), squash-resize (optionally of a ROI), mirror."""
+def image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end=None, mirror=None, *, as_uint8=False):
+    """Encoded bytes -> float CHW in [0, 1]: decode (nvJPEG on GPU), squash-resize (optionally of a ROI), mirror.
+    `as_uint8` keeps the resized bytes (CHW uint8, what `float / 255` turns into the float output exactly)."""
     from nvidia.dali import fn, types
 
     if on_gpu:  # nvJPEG (hardware decoder where present), with libjpeg-turbo's chroma upsampling: matches the CPU
@@ -162,10 +163,10 @@ def image_graph(encoded, image_size: int, on_gpu: bool, roi_start=None, roi_end=
     images = fn.resize(images, size=[image_size, image_size], mode="stretch", antialias=True, **resize_args)
     return fn.crop_mirror_normalize(
         images,
-        dtype=types.FLOAT,
+        dtype=types.UINT8 if as_uint8 else types.FLOAT,
         output_layout="CHW",
         mean=[0.0],
-        std=[255.0],  # [0, 255] -> [0, 1], no mean/std normalisation (as published)
+        std=[1.0 if as_uint8 else 255.0],  # [0, 255] -> [0, 1], no mean/std normalisation (as published)
         mirror=0 if mirror is None else mirror,
     )
 
@@ -347,6 +348,46 @@ def iterate_labeled(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """One pass over a labelled folder in file order, every image exactly once (see LabeledLoader)."""
     return iter(LabeledLoader(folder, image_size, batch_size, device, num_threads, seed, augment=augment))
+
+
+def decode_files(
+    files: Sequence[str | Path],
+    image_size: int,
+    device: torch.device | str,
+    num_threads: int = 2,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """Every file once, in order, as one uint8 tensor [N, 3, S, S] on the CPU (decoded on the GPU when `device` is
+    one): the input of `loader.decode: once`."""
+    from nvidia.dali import fn, pipeline_def
+    from nvidia.dali.plugin.base_iterator import LastBatchPolicy
+    from nvidia.dali.plugin.pytorch import DALIGenericIterator
+
+    files = [str(f) for f in files]
+    _, device_id = placement(device)
+    batch_size = max(1, min(batch_size, len(files)))
+
+    @pipeline_def
+    def decode():
+        encoded, _ = fn.readers.file(files=files, labels=[0] * len(files), random_shuffle=False,
+                                     pad_last_batch=True, name="reader")
+        return image_graph(encoded, image_size, device_id is not None, as_uint8=True)
+
+    pipe = decode(**pipeline_kwargs(batch_size, num_threads, device_id, 0))
+    out = torch.empty(len(files), 3, image_size, image_size, dtype=torch.uint8)
+    at = 0
+    try:
+        pipe.build()
+        for batch in DALIGenericIterator(pipe, ["x"], reader_name="reader", last_batch_policy=LastBatchPolicy.PARTIAL):
+            x = batch[0]["x"]
+            out[at:at + x.shape[0]].copy_(x)
+            at += x.shape[0]
+    except (RuntimeError, OSError) as exc:
+        folder = Path(files[0]).parent if files else Path(".")
+        raise _dali_error(folder, exc, files[max(0, at - batch_size):at + 2 * batch_size]) from exc
+    if at != len(files):
+        raise RuntimeError(f"DALI decoded {at} images for {len(files)} files")
+    return out
 
 
 def load_labeled(

@@ -32,8 +32,10 @@ class Classifier(nn.Module):
         x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
         return torch.flatten(n.avgpool(x), 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
+    def forward(self, x: torch.Tensor, features: bool = False) -> torch.Tensor:
+        """Logits, or with `features=True` the penultimate features (a forward argument, so wrappers such as DDP
+        and torch.compile see it as one call)."""
+        return self.features(x) if features else self.net(x)
 
 
 def upsampling_schedule(image_size: int) -> tuple[int, list[int]]:

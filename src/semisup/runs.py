@@ -1,4 +1,5 @@
-"""What the training stages share: the device, the labelled/validation tensors, DVCLive and checkpoint locations."""
+"""What the training stages share: ranks and device, the labelled/validation tensors, the unlabelled stream, DVCLive
+and checkpoint locations."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,21 +8,27 @@ import torch
 from dvclive import Live
 
 from .config import Params
-from .loaders import LabeledLoader, load_labeled, resolve_device
+from .execution import Execution, join_ranks, rank_device, ranks_from_env
+from .loaders import LabeledLoader, UnlabeledStream, load_labeled
 from .training import Checkpoint, LabeledData, fingerprint
 
 DATA = Path("data")
+CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
 
 
-def setup(params: Params, method: str) -> tuple[torch.device, Checkpoint, Live]:
-    """Seeded, deterministic where asked; a checkpoint keyed on this method's params; DVCLive without its own dvc.yaml."""
-    device = resolve_device(params.train.device)
+def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | None]:
+    """This rank's device and switches (joining the other ranks under torchrun), deterministic kernels where asked,
+    a checkpoint keyed on this method's params, and DVCLive without its own dvc.yaml (rank 0 only)."""
+    ranks = ranks_from_env()
+    device = rank_device(params.train.device, ranks)
+    join_ranks(ranks, device)
     if params.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-    checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"))
-    live = Live(dir=f"dvclive/{method}", dvcyaml=False, save_dvc_exp=False)
-    return device, checkpoint, live
+    checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"),
+                            writer=ranks.is_main)
+    live = Live(dir=f"dvclive/{method}", dvcyaml=False, save_dvc_exp=False) if ranks.is_main else None
+    return Execution.from_config(params.train, device, ranks), checkpoint, live
 
 
 def labeled_data(params: Params, device: torch.device, augment: bool | None = None) -> LabeledData:
@@ -36,6 +43,18 @@ def labeled_data(params: Params, device: torch.device, augment: bool | None = No
         loader = LabeledLoader(DATA / "labeled", size, len(y_lab), device, threads, seed=params.seed, augment=True)
         augmented = lambda: whole_pass(loader)  # noqa: E731 - a fresh pass per call
     return LabeledData(x_lab, y_lab, x_val, y_val, augmented)
+
+
+def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: bool, max_batches: int) -> UnlabeledStream:
+    """This rank's shard of the unlabelled set: JPEGs decoded by DALI every epoch (published), or, with
+    `loader.decode: once`, uint8 tensors decoded on first use and cached (on the GPU when they fit)."""
+    kwargs = dict(seed=params.seed, num_threads=params.loader.num_threads, augment=augment, max_batches=max_batches,
+                  shard_id=exe.ranks.rank, num_shards=exe.ranks.world_size)
+    if params.loader.decode == "once":
+        from .decoded import DecodedStream
+
+        return DecodedStream(DATA / "unlabeled", params.image_size, batch_size, exe.device, cache_dir=CACHE, **kwargs)
+    return UnlabeledStream(DATA / "unlabeled", params.image_size, batch_size, exe.device, **kwargs)
 
 
 def whole_pass(loader: LabeledLoader) -> tuple[torch.Tensor, torch.Tensor]:

@@ -10,6 +10,7 @@ selection and the test see), the small-image stem, and for the GAN feature match
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -17,10 +18,11 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import torch
 from dvclive import Live
+from torch import nn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -29,10 +31,12 @@ from .config import Params
 from .ema import evaluated, make_ema
 from .errors import PipelineError
 from .evaluation import evaluate
+from .execution import Execution, all_ranks_mean
 from .models import Classifier, Generator, to_unit_range
 from .schedules import make_scheduler
 
 LOG_EVERY = 10
+NOISE_STRIDE = 7919  # rank r > 0 draws generator noise from seed + 1 + r * NOISE_STRIDE
 
 
 @dataclass
@@ -77,8 +81,8 @@ def fingerprint(params: Params, method: str, labeled_csv: Path) -> str:
 class Checkpoint:
     """Last-epoch state in a file outside DVC's outputs (so DVC never deletes it and keeps its run cache)."""
 
-    def __init__(self, path: Path, key: str):
-        self.path, self.key = path, key
+    def __init__(self, path: Path, key: str, writer: bool = True):
+        self.path, self.key, self.writer = path, key, writer  # every rank reads; only rank 0 writes
 
     def load(self, device: torch.device) -> dict[str, Any] | None:
         if not self.path.is_file():
@@ -90,13 +94,16 @@ class Checkpoint:
         return state
 
     def save(self, state: dict[str, Any]) -> None:
+        if not self.writer:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         torch.save({**state, "key": self.key}, tmp)
         tmp.replace(self.path)  # atomic: an interrupt never leaves half a checkpoint
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
+        if self.writer:
+            self.path.unlink(missing_ok=True)
 
 
 def check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -> None:
@@ -128,11 +135,21 @@ class Best:
         self.accuracy, self.loss, self.epoch, self.states = state["accuracy"], state["loss"], state["epoch"], state["states"]
 
 
-def train_baseline(params: Params, data: LabeledData, device: torch.device, checkpoint: Checkpoint, live: Live) -> TrainResult:
+def _labeled_share(x: torch.Tensor, y: torch.Tensor, exe: Execution) -> tuple[torch.Tensor, torch.Tensor]:
+    """This rank's slice of the labelled batch: with gradients averaged over ranks, the slices add up to one
+    full-batch step (BatchNorm sees each rank's slice)."""
+    r = exe.ranks
+    return (x, y) if not r.distributed else (x[r.rank::r.world_size], y[r.rank::r.world_size])
+
+
+def train_baseline(params: Params, data: LabeledData, device: torch.device, checkpoint: Checkpoint, live: Live | None,
+                   exe: Execution | None = None) -> TrainResult:
     """Supervised ResNet18 on the labelled batch alone: one full-batch SGD step per epoch, as published."""
     cfg, t = params.baseline, params.train
+    exe = exe or Execution.from_config(t, device)
     torch.manual_seed(params.seed)
-    model = Classifier(stem=params.model.stem).to(device)
+    model = exe.place(Classifier(stem=params.model.stem))
+    step_model = exe.trainable(model)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.epochs, t.schedule, t.warmup_steps)
     ema = make_ema(model, t.ema)
@@ -148,14 +165,15 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
         torch.set_rng_state(state["rng"])
         replay(live, history)
         print(f"resuming the baseline at epoch {start}")
-    amp = t.amp and device.type == "cuda"
-    bar = tqdm(range(start, cfg.epochs + 1), desc="baseline", unit="epoch", initial=start - 1, total=cfg.epochs)
+    main = exe.ranks.is_main
+    bar = tqdm(range(start, cfg.epochs + 1), desc="baseline", unit="epoch", initial=start - 1, total=cfg.epochs,
+               disable=not main)
     for epoch in bar:
         began = time.perf_counter()
         model.train()
-        x, y = data.batch()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = losses.supervised_loss(model(x).float(), y)
+        x, y = _labeled_share(*data.batch(), exe)
+        with exe.autocast():
+            loss = losses.supervised_loss(step_model(exe.images(x)).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -165,29 +183,48 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
         seconds += time.perf_counter() - began
         steps += 1
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            judged = evaluated(model, ema)
-            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
-            row = {"epoch": epoch, "train_loss": loss.item(), "val_accuracy": val.accuracy, "val_loss": val.loss}
-            check_finite({"train_loss": row["train_loss"]}, epoch, checkpoint)
-            best.update(val.accuracy, val.loss, epoch, judged)
-            history.append(row)
-            log_row(live, row)
-            bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
+            train_loss = all_ranks_mean(loss.detach(), exe.ranks).item()
+            check_finite({"train_loss": train_loss}, epoch, checkpoint)
+            if main:
+                judged = evaluated(model, ema)
+                val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+                row = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val.accuracy, "val_loss": val.loss}
+                best.update(val.accuracy, val.loss, epoch, judged)
+                history.append(row)
+                log_row(live, row)
+                bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val.accuracy:.3f}", best=best.epoch)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             checkpoint.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "scheduler": scheduler.state_dict(), "ema": None if ema is None else ema.state_dict(),
                              "best": best.state(), "epoch": epoch, "history": history, "seconds": seconds,
                              "rng": torch.get_rng_state()})
     images = steps * data.x_labeled.shape[0]
-    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, cfg.epochs, seconds,
-                       images / max(seconds, 1e-9), history=history, steps=steps)
+    return TrainResult(best.states[0] if best.states else {}, best.epoch, best.accuracy, best.loss, cfg.epochs,
+                       seconds, images / max(seconds, 1e-9), history=history, steps=steps)
 
 
-def classifier_passes(classifier: Classifier, x_labeled: torch.Tensor, x_unlabeled: torch.Tensor, fake: torch.Tensor,
+@contextlib.contextmanager
+def running_stats_frozen(module: nn.Module, frozen: bool = True) -> Iterator[None]:
+    """BatchNorm layers keep normalising with the batch's own statistics but leave their running estimates (what
+    evaluation uses) alone: momentum 0 for the duration."""
+    layers = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)] if frozen else []
+    saved = [m.momentum for m in layers]
+    for m in layers:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in zip(layers, saved):
+            m.momentum = momentum
+
+
+def classifier_passes(classifier: nn.Module, x_labeled: torch.Tensor, x_unlabeled: torch.Tensor, fake: torch.Tensor,
                       scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits of the labelled, unlabelled and generated batches. In train mode BatchNorm normalises each pass with
-    its own batch statistics: `separate` is the published three passes, `joint` one pass over all three (every
-    batch sees the same statistics), `real_joint` one pass over the real images and one over the generated."""
+    its own batch statistics and folds them into the running statistics that evaluation uses: `separate` is the
+    published three passes (a third of the running statistics then come from generated images), `joint` one pass
+    over all three (every batch normalised alike), `real_joint` one pass over the real images and one over the
+    generated that leaves the running statistics alone, so evaluation normalises with real images' statistics."""
     if scheme == "separate":
         return classifier(x_labeled), classifier(x_unlabeled), classifier(fake)
     sizes = [x_labeled.shape[0], x_unlabeled.shape[0], fake.shape[0]]
@@ -195,8 +232,80 @@ def classifier_passes(classifier: Classifier, x_labeled: torch.Tensor, x_unlabel
         return tuple(classifier(torch.cat([x_labeled, x_unlabeled, fake])).split(sizes))
     if scheme == "real_joint":
         lab, unl = classifier(torch.cat([x_labeled, x_unlabeled])).split(sizes[:2])
-        return lab, unl, classifier(fake)
+        with running_stats_frozen(classifier):
+            return lab, unl, classifier(fake)
     raise ValueError(f"gan.passes: {scheme!r} is not a pass scheme; use separate, joint or real_joint")
+
+
+class GanStep:
+    """The networks, optimisers and noise of the semi-supervised GAN, and one training step of it (`step(...)`).
+
+    Per step, as published: the classifier's passes over the labelled, unlabelled and generated-and-detached batches
+    (`gan.passes`), one classifier update; then one generator update through the updated classifier on the same
+    generated batch ("look real", or feature matching). Losses come back as detached device tensors: nothing in the
+    step waits for the device. The benchmark times exactly this step.
+    """
+
+    def __init__(self, params: Params, exe: Execution, total_steps: int):
+        cfg, t = params.gan, params.train
+        self.cfg, self.exe = cfg, exe
+        torch.manual_seed(params.seed)
+        self.classifier = exe.place(Classifier(stem=params.model.stem))
+        self.generator = exe.place(Generator(params.image_size, cfg.latent_dim, cfg.generator_width))
+        self._d = exe.trainable(self.classifier)  # the classifier update: gradients averaged over ranks
+        self._g = exe.trainable(self.generator)
+        # The generator update reads the classifier without syncing its (unused) gradients across ranks.
+        self._d_for_g = self._d if not exe.ranks.distributed else (
+            torch.compile(self.classifier) if exe.compile else self.classifier)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_d = torch.optim.Adam(self.classifier.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)
+        self.sched_d = make_scheduler(self.opt_d, total_steps, t.schedule, t.warmup_steps)
+        self.sched_g = make_scheduler(self.opt_g, total_steps, t.schedule, t.warmup_steps)
+        self.ema = make_ema(self.classifier, t.ema)
+        self.noise = torch.Generator(device=exe.device).manual_seed(params.seed + 1 + NOISE_STRIDE * exe.ranks.rank)
+        self.fixed_z = torch.randn(64, cfg.latent_dim, device=exe.device, generator=self.noise)  # for the grids
+
+    def step(self, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg, exe = self.cfg, self.exe
+        x_labeled, x_unlabeled = exe.images(x_labeled), exe.images(x_unlabeled)
+        z = torch.randn(x_unlabeled.shape[0], cfg.latent_dim, device=exe.device, generator=self.noise)
+        with exe.autocast():
+            fake = exe.images(to_unit_range(self._g(z)))
+            logits = classifier_passes(self._d, x_labeled, x_unlabeled, fake.detach(), cfg.passes)
+            loss_d, parts = losses.discriminator_loss(logits[0].float(), y_labeled, logits[1].float(), logits[2].float())
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        self.sched_d.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.classifier)
+        with exe.autocast(), running_stats_frozen(self.classifier, cfg.passes == "real_joint"):
+            if cfg.generator_loss == "feature_matching":  # one pass: real and generated features share BatchNorm statistics
+                real_features, fake_features = self._d_for_g(torch.cat([x_unlabeled, fake]), features=True).float().chunk(2)
+                loss_g = losses.feature_matching_loss(real_features.detach(), fake_features)
+            else:
+                loss_g = losses.generator_loss(self._d_for_g(fake).float())
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.sched_g.step()
+        return {k: v.detach() for k, v in {**parts, "generator": loss_g, "discriminator": loss_d}.items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"classifier": self.classifier.state_dict(), "generator": self.generator.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "sched_d": self.sched_d.state_dict(), "sched_g": self.sched_g.state_dict(),
+                "ema": None if self.ema is None else self.ema.state_dict(), "noise": self.noise.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.classifier.load_state_dict(state["classifier"])
+        self.generator.load_state_dict(state["generator"])
+        for name in ("opt_d", "opt_g", "sched_d", "sched_g"):
+            getattr(self, name).load_state_dict(state[name])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.noise.set_state(state["noise"])  # rank 0's stream: a resumed multi-rank run is not bit-identical
 
 
 def train_gan(
@@ -206,106 +315,67 @@ def train_gan(
     steps_per_epoch: int,
     device: torch.device,
     checkpoint: Checkpoint,
-    live: Live,
+    live: Live | None,
     samples_dir: Path,
+    exe: Execution | None = None,
 ) -> TrainResult:
-    """Semi-supervised GAN (Salimans et al. 2016) as the published loop: per step, three train-mode classifier
-    passes (unlabelled, generated-and-detached, the whole labelled set) and one classifier update, then one generator
-    update through the updated classifier on the same generated batch. `unlabeled(epoch)` yields image batches."""
-    cfg, t = params.gan, params.train
-    torch.manual_seed(params.seed)
-    classifier = Classifier(stem=params.model.stem).to(device)
-    generator = Generator(params.image_size, cfg.latent_dim, cfg.generator_width).to(device)
-    betas = (cfg.beta1, cfg.beta2)
-    opt_d = torch.optim.Adam(classifier.parameters(), lr=cfg.lr, betas=betas)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=cfg.lr, betas=betas)
-    total_steps = cfg.epochs * steps_per_epoch
-    sched_d = make_scheduler(opt_d, total_steps, t.schedule, t.warmup_steps)
-    sched_g = make_scheduler(opt_g, total_steps, t.schedule, t.warmup_steps)
-    ema = make_ema(classifier, t.ema)
-    noise = torch.Generator(device=device).manual_seed(params.seed + 1)
-    fixed_z = torch.randn(64, cfg.latent_dim, device=device, generator=noise)
+    """Semi-supervised GAN (Salimans et al. 2016) as the published loop (`GanStep`), one epoch per pass over the
+    unlabelled set: validation, selection, curves, grids and checkpoints per epoch. `unlabeled(epoch)` yields image
+    batches (this rank's shard under torchrun)."""
+    cfg = params.gan
+    exe = exe or Execution.from_config(params.train, device)
+    gan = GanStep(params, exe, cfg.epochs * steps_per_epoch)
     best, start, history, seconds, images_seen, total = Best(), 1, [], 0.0, 0, 0
     if (state := checkpoint.load(device)) is not None:
-        classifier.load_state_dict(state["classifier"])
-        generator.load_state_dict(state["generator"])
-        opt_d.load_state_dict(state["opt_d"])
-        opt_g.load_state_dict(state["opt_g"])
-        sched_d.load_state_dict(state["sched_d"])
-        sched_g.load_state_dict(state["sched_g"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
+        gan.load_state_dict(state)
         best.restore(state["best"])
-        noise.set_state(state["noise"])
         torch.set_rng_state(state["rng"])
         start, history, seconds = state["epoch"] + 1, state["history"], state["seconds"]
         images_seen, total = state["images"], state["steps"]
         replay(live, history)
         print(f"resuming the GAN at epoch {start}")
-    amp = t.amp and device.type == "cuda"
-    feature_matching = cfg.generator_loss == "feature_matching"
-    samples_dir.mkdir(parents=True, exist_ok=True)
+    main = exe.ranks.is_main
+    if main:
+        samples_dir.mkdir(parents=True, exist_ok=True)
     for epoch in range(start, cfg.epochs + 1):
-        classifier.train()
-        generator.train()
+        gan.classifier.train()
+        gan.generator.train()
         sums = {k: torch.zeros((), device=device) for k in ("supervised", "real", "fake", "generator")}
         steps, began = 0, time.perf_counter()
-        bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"gan {epoch}/{cfg.epochs}", unit="step", leave=False)
+        bar = tqdm(unlabeled(epoch), total=steps_per_epoch, desc=f"gan {epoch}/{cfg.epochs}", unit="step", leave=False,
+                   disable=not main)
         for x_unlabeled in bar:
-            x_labeled, y_labeled = data.batch()
-            z = torch.randn(x_unlabeled.shape[0], cfg.latent_dim, device=device, generator=noise)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                fake = to_unit_range(generator(z))
-                logits = classifier_passes(classifier, x_labeled, x_unlabeled, fake.detach(), cfg.passes)
-                loss_d, parts = losses.discriminator_loss(logits[0].float(), y_labeled, logits[1].float(), logits[2].float())
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            sched_d.step()
-            if ema is not None:
-                ema.update_parameters(classifier)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                if feature_matching:  # one pass over both: real and generated features see the same BatchNorm statistics
-                    real_features, fake_features = classifier.features(torch.cat([x_unlabeled, fake])).float().chunk(2)
-                    loss_g = losses.feature_matching_loss(real_features.detach(), fake_features)
-                else:
-                    loss_g = losses.generator_loss(classifier(fake).float())
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            sched_g.step()
-            for k, v in {**parts, "generator": loss_g}.items():
-                sums[k] += v.detach()
+            out = gan.step(*data.batch(), x_unlabeled)
+            for k in sums:
+                sums[k] += out[k]
             steps += 1
-            images_seen += x_unlabeled.shape[0]
-            if steps % LOG_EVERY == 0:
-                bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}",
-                                img_s=f"{steps * x_unlabeled.shape[0] / (time.perf_counter() - began):.0f}")
+            images_seen += x_unlabeled.shape[0] * exe.ranks.world_size
+            if steps % LOG_EVERY == 0 and main:
+                bar.set_postfix(d=f"{out['discriminator'].item():.3f}", g=f"{out['generator'].item():.3f}",
+                                img_s=f"{steps * x_unlabeled.shape[0] * exe.ranks.world_size / (time.perf_counter() - began):.0f}")
         if steps == 0:
             raise PipelineError("the unlabelled set gives no full batch: add unlabelled images or lower gan.batch_size")
         total += steps
         seconds += time.perf_counter() - began
-        means = {f"{k}_loss": (v / steps).item() for k, v in sums.items()}
+        means = {f"{k}_loss": (all_ranks_mean(v, exe.ranks) / steps).item() for k, v in sums.items()}
         check_finite(means, epoch, checkpoint)
-        judged = evaluated(classifier, ema)
-        val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
-        best.update(val.accuracy, val.loss, epoch, judged, generator)
-        row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
-        history.append(row)
-        log_row(live, row)
-        print(f"gan epoch {epoch}/{cfg.epochs}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
-              + f" (best epoch {best.epoch})")
-        if epoch % cfg.grid_every == 0 or epoch == cfg.epochs:
-            _save_grid(generator, fixed_z, samples_dir / f"epoch_{epoch:03d}.png")
+        if main:
+            judged = evaluated(gan.classifier, gan.ema)
+            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+            best.update(val.accuracy, val.loss, epoch, judged, gan.generator)
+            row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
+            history.append(row)
+            log_row(live, row)
+            print(f"gan epoch {epoch}/{cfg.epochs}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
+                  + f" (best epoch {best.epoch})")
+            if epoch % cfg.grid_every == 0 or epoch == cfg.epochs:
+                _save_grid(gan.generator, gan.fixed_z, samples_dir / f"epoch_{epoch:03d}.png")
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
-            checkpoint.save({"classifier": classifier.state_dict(), "generator": generator.state_dict(),
-                             "opt_d": opt_d.state_dict(), "opt_g": opt_g.state_dict(),
-                             "sched_d": sched_d.state_dict(), "sched_g": sched_g.state_dict(),
-                             "ema": None if ema is None else ema.state_dict(), "best": best.state(),
-                             "noise": noise.get_state(), "rng": torch.get_rng_state(), "epoch": epoch,
+            checkpoint.save({**gan.state_dict(), "best": best.state(), "rng": torch.get_rng_state(), "epoch": epoch,
                              "history": history, "seconds": seconds, "images": images_seen, "steps": total})
-    return TrainResult(best.states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
-                       images_seen / max(seconds, 1e-9), generator_state=best.states[1], history=history, steps=total)
+    states = best.states or [{}, None]
+    return TrainResult(states[0], best.epoch, best.accuracy, best.loss, len(history), seconds,
+                       images_seen / max(seconds, 1e-9), generator_state=states[1], history=history, steps=total)
 
 
 @torch.no_grad()
@@ -316,13 +386,16 @@ def _save_grid(generator: Generator, z: torch.Tensor, path: Path) -> None:
     generator.train(was_training)
 
 
-def replay(live: Live, history: list[dict[str, float]]) -> None:
+def replay(live: Live | None, history: list[dict[str, float]]) -> None:
     """DVC deletes a stage's outputs before rerunning it, so a resumed run rewrites the curves it already has."""
     for row in history:
         log_row(live, row)
 
 
-def log_row(live: Live, row: dict[str, float]) -> None:
+def log_row(live: Live | None, row: dict[str, float]) -> None:
+    """One row of curves (rank 0 only: other ranks have no `live`)."""
+    if live is None:
+        return
     for key, value in row.items():
         if key != "epoch":
             live.log_metric(key, value)

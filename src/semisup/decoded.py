@@ -1,0 +1,93 @@
+"""Decode once (`loader.decode: once`): the unlabelled JPEGs become one uint8 tensor [N, 3, S, S] at `image_size`.
+
+The published loop decodes every JPEG again every epoch. Here the first run that asks decodes the folder once with
+DALI (nvJPEG on a GPU) and saves the tensor in `cache/`, keyed on the file names, their sizes and `image_size`;
+every later epoch and every later run on the same files index that tensor. It lives on the GPU when it fits in
+free memory (35,000 images at 224 px: 5.3 GB), otherwise in host memory. The batches, their order (a permutation
+per (seed, epoch)) and the shards are those of `UnlabeledStream`; the random crop + flip is one batched affine
+resample on the device with the same boxes and flips, applied to the already resized image (so a crop is upsampled
+from `image_size` pixels rather than from the original photo: slightly softer than the DALI path).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from .loaders import UnlabeledStream, decode_files
+
+GPU_HEADROOM = 2.0  # keep the tensor on the GPU only if free memory is at least this many times its size
+
+
+def crop_and_flip(x: torch.Tensor, start: torch.Tensor, end: torch.Tensor, flip: torch.Tensor) -> torch.Tensor:
+    """Random resized crop + horizontal flip of a batch in one `grid_sample`: box b spans relative (y, x) from
+    `start[b]` to `end[b]` and is resampled to the full side, mirrored where `flip[b]` is 1."""
+    n = x.shape[0]
+    sy, sx = (end - start).unbind(1)  # half-extents in [-1, 1] coordinates
+    cy, cx = (start + end - 1).unbind(1)  # centres in [-1, 1] coordinates
+    sx = torch.where(flip.bool(), -sx, sx)
+    zeros = torch.zeros_like(sx)
+    theta = torch.stack([torch.stack([sx, zeros, cx], 1), torch.stack([zeros, sy, cy], 1)], 1).to(x.dtype)
+    grid = F.affine_grid(theta, [n, x.shape[1], x.shape[2], x.shape[3]], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class DecodedStream(UnlabeledStream):
+    """`UnlabeledStream` over the decoded tensor: same batches, order and shards, no JPEG decoding after the first."""
+
+    def __init__(self, *args, cache_dir: str | Path = "cache", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cache_dir = Path(cache_dir)
+        self._images: torch.Tensor | None = None
+
+    @property
+    def cache_path(self) -> Path:
+        digest = hashlib.sha256(f"{self.image_size}\n".encode())
+        for name in self.files:
+            digest.update(f"{os.path.basename(name)}\t{os.stat(name).st_size}\n".encode())
+        return self.cache_dir / f"unlabeled-{self.image_size}px-{digest.hexdigest()[:16]}.pt"
+
+    def images(self) -> torch.Tensor:
+        """The decoded set (decoded and saved on first use; loaded from cache/ afterwards)."""
+        if self._images is None:
+            images = self._load_or_decode()
+            if self.device.type == "cuda":
+                free, _ = torch.cuda.mem_get_info(self.device)
+                images = images.to(self.device) if free > GPU_HEADROOM * images.nbytes else images.pin_memory()
+            self._images = images
+        return self._images
+
+    def _load_or_decode(self) -> torch.Tensor:
+        path = self.cache_path
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if not path.is_file() and (not distributed or torch.distributed.get_rank() == 0):
+            images = decode_files(self.files, self.image_size, self.device, self.num_threads)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            torch.save(images, tmp)
+            tmp.replace(path)  # atomic: a reader never sees half a file
+        if distributed:
+            torch.distributed.barrier()  # rank 0 has written the cache
+        images = torch.load(path, map_location="cpu", weights_only=True)
+        expected = (len(self.files), 3, self.image_size, self.image_size)
+        if tuple(images.shape) != expected or images.dtype != torch.uint8:
+            raise RuntimeError(f"{path}: holds {tuple(images.shape)} {images.dtype}, expected {expected} uint8; delete it")
+        return images
+
+    def epoch(self, e: int) -> Iterator[torch.Tensor]:
+        self._next_epoch = e + 1
+        images = self.images()
+        order = torch.from_numpy(self.epoch_order(e)).to(images.device)  # one copy per epoch, none per step
+        if self.augment:
+            start, end, flip = (torch.from_numpy(p).to(self.device) for p in self.epoch_augment(e))
+        for b in range(self.batches_per_epoch):
+            sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
+            x = images[order[sl]].to(self.device, non_blocking=True).float().mul_(1 / 255)  # as DALI scales
+            yield crop_and_flip(x, start[sl], end[sl], flip[sl]) if self.augment else x
+
+    def close(self) -> None:
+        self._images = None
