@@ -17,7 +17,7 @@ def main() -> None:
     params = load_params()
     cfg = params.fixmatch
     exe, checkpoint, live = setup(params, "fixmatch")
-    data = labeled_data(params, exe.device, augment=True)  # the labelled batch is always the weak view
+    data = labeled_data(params, exe.device, augment=True, calibrate_on_unlabeled=True)  # labelled: the weak view
     weak = unlabeled_stream(params, exe, cfg.mu * cfg.labeled_batch, True, cfg.steps_per_epoch)
     steps = len(weak)
     if exe.ranks.is_main:

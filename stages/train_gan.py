@@ -16,7 +16,7 @@ from semisup.training import train_gan
 def main() -> None:
     params = load_params()
     exe, checkpoint, live = setup(params, "gan")
-    data = labeled_data(params, exe.device)
+    data = labeled_data(params, exe.device, calibrate_on_unlabeled=True)
     unlabeled = unlabeled_stream(params, exe, params.gan.batch_size, params.train.augment, params.gan.max_steps_per_epoch)
     steps = len(unlabeled)
     if exe.ranks.is_main:

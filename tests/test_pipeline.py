@@ -80,6 +80,29 @@ def test_improved_recipe_runs_end_to_end(repo):
     assert "fixmatch" in run(["dvc", "metrics", "show"], repo)
 
 
+def test_torchrun_two_ranks_write_one_model_and_match_one_process(repo):
+    """The GAN stage under torchrun (gloo, 2 CPU processes): each rank its own shard, rank 0 writes everything."""
+    run([sys.executable, "-m", "semisup.params", "profile=smoke", "gan.max_steps_per_epoch=0"], repo)
+    single = run([sys.executable, "stages/train_gan.py"], repo)
+    one = torch_load(repo / "models" / "gan.pt")
+    torchrun = Path(sys.executable).parent / "torchrun"
+    out = run([str(torchrun), "--standalone", "--nproc_per_node=2", "stages/train_gan.py"], repo)
+    two = torch_load(repo / "models" / "gan.pt")
+    assert "(1 rank(s))" in single and "(2 rank(s))" in out and out.count("gan: best validation accuracy") == 1
+    steps_one, steps_two = one["train"]["steps"], two["train"]["steps"]
+    assert steps_two * 2 <= steps_one + 2  # each rank reads half of every epoch
+    assert abs(one["train"]["val_accuracy"] - two["train"]["val_accuracy"]) <= 0.25  # within the noise of 20 images
+    assert len((repo / "dvclive" / "gan" / "plots" / "metrics" / "val_accuracy.tsv").read_text().splitlines()) == 3
+    run(["git", "checkout", "params.yaml"], repo)
+    run(["dvc", "checkout", "--force"], repo)  # the pipeline's own outputs back, for the tests that follow
+
+
+def torch_load(path):
+    import torch
+
+    return torch.load(path, weights_only=False)
+
+
 def test_queued_two_seed_sweep_and_report(repo):
     """The README's sweep: queue seeds as experiments, run them one at a time, aggregate them."""
     run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke", "-S", "seed=0,1"], repo)

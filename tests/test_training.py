@@ -173,3 +173,55 @@ def test_labeled_indices_are_distinct_when_the_set_is_large_enough():
     g = torch.Generator().manual_seed(0)
     assert len(set(labeled_indices(10, 6, g).tolist())) == 6
     assert labeled_indices(3, 8, g).shape == (8,) and labeled_indices(3, 8, g).max() < 3
+
+
+def test_running_stats_frozen_normalises_with_the_batch_but_keeps_the_running_estimates():
+    from semisup.training import running_stats_frozen
+
+    bn = torch.nn.BatchNorm2d(3).train()
+    x = torch.rand(4, 3, 5, 5) * 7 + 2
+    before = bn.running_mean.clone(), bn.running_var.clone()
+    with running_stats_frozen(bn):
+        frozen_out = bn(x)
+    assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])
+    assert bn.momentum == 0.1  # restored
+    assert torch.allclose(frozen_out, bn(x), atol=1e-6)  # the same batch normalisation either way
+    assert not torch.equal(bn.running_mean, before[0])  # outside the context the estimates move again
+
+
+def test_real_joint_leaves_running_statistics_to_real_images():
+    from semisup.models import Classifier
+    from semisup.training import classifier_passes
+
+    torch.manual_seed(0)
+    x_l, x_u = torch.rand(3, 3, SIZE, SIZE), torch.rand(3, 3, SIZE, SIZE)
+    fake = torch.rand(3, 3, SIZE, SIZE) * 10  # statistics far from the real images'
+    a, b = Classifier().train(), Classifier().train()
+    b.load_state_dict(a.state_dict())
+    classifier_passes(a, x_l, x_u, fake, "real_joint")
+    b(torch.cat([x_l, x_u]))  # the real pass alone
+    assert torch.allclose(a.net.bn1.running_mean, b.net.bn1.running_mean)
+    c = Classifier().train()
+    c.load_state_dict(b.state_dict())
+    classifier_passes(c, x_l, x_u, fake, "joint")
+    assert not torch.allclose(c.net.bn1.running_mean, a.net.bn1.running_mean)  # joint folds the fakes in
+
+
+def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
+    from semisup.models import Classifier
+    from semisup.training import validate
+
+    torch.manual_seed(0)
+    model = Classifier().eval()
+    model.net.bn1.running_mean.fill_(100.0)  # stale statistics, as after fast-moving weights
+    calibration = torch.rand(8, 3, SIZE, SIZE)
+    data = replace(tiny_data(), x_calibration=calibration)
+    params = params_from_dict({"image_size": SIZE, "train": {"recalibrate_bn": 8}, "loader": {"eval_batch_size": 4}})
+    validate(model, data, params, amp=False)
+    with torch.no_grad():
+        expected = model.net.conv1(calibration).mean(dim=(0, 2, 3))  # two equal batches: the mean of batch means
+    assert torch.allclose(model.net.bn1.running_mean, expected, atol=1e-5) and not model.training
+    off = params_from_dict({"image_size": SIZE})
+    model.net.bn1.running_mean.fill_(100.0)
+    validate(model, data, off, amp=False)
+    assert model.net.bn1.running_mean[0].item() == 100.0  # published: the running estimates as they are

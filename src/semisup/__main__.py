@@ -14,7 +14,7 @@ from typing import Sequence
 from .cli import run_stage
 
 # command -> module with HELP, add_arguments(parser) and run(args)
-COMMANDS = {"predict": "semisup.predict"}
+COMMANDS = {"predict": "semisup.predict", "bench": "semisup.bench"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -103,6 +103,7 @@ class TrainConfig:
     ema: float = 0.0  # decay of an EMA of the classifier used for validation, selection and test; 0 = off
     schedule: Literal["constant", "cosine"] = "constant"  # learning rate: constant, or cosine decay to 0 over the run
     warmup_steps: int = 0  # linear warm-up from 0 before the schedule
+    recalibrate_bn: int = 0  # real images to recompute BatchNorm statistics on before each validation; 0 = off
     channels_last: bool = False  # NHWC memory format for both networks (tensor-core convolutions on a GPU)
     compile: bool = False  # torch.compile the networks of the training step
 
@@ -198,5 +199,6 @@ def _validate(p: Params) -> None:
     t = p.train
     require(0 <= t.ema < 1, "train.ema", t.ema, "use 0 (off) or a decay below 1, e.g. 0.999")
     require(t.warmup_steps >= 0, "train.warmup_steps", t.warmup_steps, "use an integer >= 0")
+    require(t.recalibrate_bn >= 0, "train.recalibrate_bn", t.recalibrate_bn, "use 0 (off) or a number of images, e.g. 1024")
     require(p.model.stem == "imagenet" or p.image_size <= SMALL_STEM_MAX_SIZE, "model.stem", p.model.stem,
             f"the small stem is for image_size <= {SMALL_STEM_MAX_SIZE} (here {p.image_size}); use imagenet")

@@ -20,11 +20,10 @@ from .augment import strong_augmenter, strong_views
 from .config import Params
 from .ema import evaluated, make_ema
 from .errors import PipelineError
-from .evaluation import evaluate
 from .execution import Execution, all_ranks_mean
 from .models import Classifier
 from .schedules import make_scheduler
-from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row, replay
+from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row, replay, validate
 
 
 def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -113,7 +112,7 @@ def train_fixmatch(
         check_finite(means, epoch, checkpoint)
         if main:
             judged = evaluated(model, ema)
-            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+            val = validate(judged, data, params, exe.amp)
             best.update(val.accuracy, val.loss, epoch, judged)
             row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
             history.append(row)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 from dvclive import Live
 
 from .config import Params
 from .execution import Execution, join_ranks, rank_device, ranks_from_env
-from .loaders import LabeledLoader, UnlabeledStream, load_labeled
+from .loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
 from .training import Checkpoint, LabeledData, fingerprint
 
 DATA = Path("data")
@@ -31,10 +32,13 @@ def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | No
     return Execution.from_config(params.train, device, ranks), checkpoint, live
 
 
-def labeled_data(params: Params, device: torch.device, augment: bool | None = None) -> LabeledData:
+def labeled_data(params: Params, device: torch.device, augment: bool | None = None,
+                 calibrate_on_unlabeled: bool = False) -> LabeledData:
     """Decode the labelled set and the validation set once; they stay on the device for the whole run. With
     augmentation (`train.augment`, or `augment=True`) each step gets a new random crop and flip of the whole labelled
-    set from the DALI graph instead."""
+    set from the DALI graph instead. With `train.recalibrate_bn`, the images BatchNorm statistics are recomputed on:
+    a fixed draw of unlabelled images for the semi-supervised methods, the labelled set for the baseline (which
+    sees no unlabelled image)."""
     size, threads = params.image_size, params.loader.num_threads
     x_lab, y_lab = load_labeled(DATA / "labeled", size, device, num_threads=threads)
     x_val, y_val = load_labeled(DATA / "val", size, device, num_threads=threads)
@@ -42,7 +46,19 @@ def labeled_data(params: Params, device: torch.device, augment: bool | None = No
     if params.train.augment if augment is None else augment:
         loader = LabeledLoader(DATA / "labeled", size, len(y_lab), device, threads, seed=params.seed, augment=True)
         augmented = lambda: whole_pass(loader)  # noqa: E731 - a fresh pass per call
-    return LabeledData(x_lab, y_lab, x_val, y_val, augmented)
+    calibration = None
+    if params.train.recalibrate_bn > 0:
+        calibration = unlabeled_sample(params, device) if calibrate_on_unlabeled else x_lab
+    return LabeledData(x_lab, y_lab, x_val, y_val, augmented, calibration)
+
+
+def unlabeled_sample(params: Params, device: torch.device) -> torch.Tensor:
+    """`train.recalibrate_bn` unlabelled images drawn from `seed` (all of them when there are fewer), in [0, 1]."""
+    files = unlabeled_files(DATA / "unlabeled")
+    n = min(params.train.recalibrate_bn, len(files))
+    chosen = sorted(np.random.default_rng([params.seed, 3]).choice(len(files), n, replace=False))
+    images = decode_files([files[i] for i in chosen], params.image_size, device, params.loader.num_threads)
+    return images.to(device).float().mul_(1 / 255)
 
 
 def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: bool, max_batches: int) -> UnlabeledStream:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 import torch
 from dvclive import Live
 from torch import nn
+from torch.optim.swa_utils import update_bn
 from torchvision.utils import save_image
 from tqdm import tqdm
 
@@ -30,7 +31,7 @@ from . import losses
 from .config import Params
 from .ema import evaluated, make_ema
 from .errors import PipelineError
-from .evaluation import evaluate
+from .evaluation import Evaluation, evaluate
 from .execution import Execution, all_ranks_mean
 from .models import Classifier, Generator, to_unit_range
 from .schedules import make_scheduler
@@ -48,6 +49,7 @@ class LabeledData:
     x_val: torch.Tensor
     y_val: torch.Tensor
     augmented: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None  # a fresh augmented labelled batch
+    x_calibration: torch.Tensor | None = None  # real images for BatchNorm statistics (`train.recalibrate_bn`)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The labelled batch for one step: a new augmentation of the whole set, or the fixed decoded set."""
@@ -135,6 +137,16 @@ class Best:
         self.accuracy, self.loss, self.epoch, self.states = state["accuracy"], state["loss"], state["epoch"], state["states"]
 
 
+@torch.no_grad()
+def validate(judged: nn.Module, data: LabeledData, params: Params, amp: bool) -> Evaluation:
+    """Validation of the network that selection and the test see. With `train.recalibrate_bn`, its BatchNorm running
+    statistics are first recomputed from real images (torch's `update_bn`, as for averaged weights): the running
+    estimates trail weights that moved since, and in the published loop they also fold in generated images."""
+    if params.train.recalibrate_bn > 0 and data.x_calibration is not None:
+        update_bn(data.x_calibration.split(params.loader.eval_batch_size), judged)
+    return evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
+
+
 def _labeled_share(x: torch.Tensor, y: torch.Tensor, exe: Execution) -> tuple[torch.Tensor, torch.Tensor]:
     """This rank's slice of the labelled batch: with gradients averaged over ranks, the slices add up to one
     full-batch step (BatchNorm sees each rank's slice)."""
@@ -187,7 +199,7 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
             check_finite({"train_loss": train_loss}, epoch, checkpoint)
             if main:
                 judged = evaluated(model, ema)
-                val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+                val = validate(judged, data, params, exe.amp)
                 row = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val.accuracy, "val_loss": val.loss}
                 best.update(val.accuracy, val.loss, epoch, judged)
                 history.append(row)
@@ -361,7 +373,7 @@ def train_gan(
         check_finite(means, epoch, checkpoint)
         if main:
             judged = evaluated(gan.classifier, gan.ema)
-            val = evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, exe.amp)
+            val = validate(judged, data, params, exe.amp)
             best.update(val.accuracy, val.loss, epoch, judged, gan.generator)
             row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
             history.append(row)

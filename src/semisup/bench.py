@@ -1,0 +1,305 @@
+"""`python -m semisup bench`: how fast the pipeline runs on this machine, against the hardware's floor.
+
+    python -m semisup bench                          # 64 and 224 px, whatever device is present
+    python -m semisup bench --sizes 64 --data data/unlabeled --out metrics/bench.json
+
+Per image size it times, after warm-up, as medians (CUDA events on a GPU, the wall clock on the CPU):
+
+* data loading alone: images/s of the DALI stream (GPU nvJPEG decoding where present, and CPU decoding) and of the
+  decode-once stream (`loader.decode: once`), over JPEGs in `--data` (default: `data/unlabeled` when `dvc repro`
+  made it, else stand-in JPEGs at 200 px written to a temporary folder);
+* a baseline step (the 100 labelled images, one SGD step) and a GAN step (`training.GanStep`: the classifier's
+  passes and update, then the generator's), as published (fp32, three passes) and with the fast path
+  (`train.amp`, `train.channels_last`, one real pass; `--compile` adds `torch.compile`);
+* a GAN epoch: the real loader feeding the step for `--epoch-steps` steps, extrapolated to one pass over the
+  unlabelled set (`--unlabeled`, the published ~35,000), or measured in full with `--full-epoch`.
+
+The FLOP floor of a step is its counted FLOPs (`torch.utils.flop_counter`, forward and backward) divided by the
+device's measured dense matmul rate (bf16 on a GPU, fp32 on the CPU); the table gives measured / floor.
+The table is printed and written as JSON (default `metrics/bench.json`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from .config import params_from_dict
+from .execution import Execution
+from .loaders import UnlabeledStream, resolve_device, unlabeled_files
+
+HELP = "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"
+LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
+PUBLISHED_UNLABELED = 35_000
+VARIANTS = {  # name -> (train.* and gan.* overrides)
+    "published": ({"amp": False, "channels_last": False, "compile": False}, {"passes": "separate"}),
+    "fast": ({"amp": True, "channels_last": True, "compile": False}, {"passes": "real_joint"}),
+    "fast+compile": ({"amp": True, "channels_last": True, "compile": True}, {"passes": "real_joint"}),
+}
+
+
+@dataclass
+class Row:
+    size: int
+    what: str  # loader | baseline step | GAN step | GAN epoch | matmul
+    variant: str
+    median_ms: float
+    images_per_s: float | None = None
+    floor_ms: float | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.floor_ms in (None, 0) else self.median_ms / self.floor_ms
+
+
+# ------------------------------------------------------------------------------------------------------ measuring
+
+
+def timed(fn: Callable[[], object], device: torch.device, warmup: int, repeats: int) -> list[float]:
+    """Seconds per call after `warmup` calls: CUDA events on a GPU (no host sync inside the timed region)."""
+    for _ in range(warmup):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        pairs = []
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            pairs.append((start, end))
+        torch.cuda.synchronize(device)
+        return [s.elapsed_time(e) / 1000 for s, e in pairs]
+    out = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def matmul_rate(device: torch.device) -> float:
+    """Dense matmul FLOP/s this device reaches (bf16 on a GPU, fp32 on the CPU): the floor's denominator."""
+    n, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
+    seconds = statistics.median(timed(lambda: a @ b, device, 3, 10))
+    return 2 * n ** 3 / seconds
+
+
+def counted_flops(fn: Callable[[], object]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+# ----------------------------------------------------------------------------------------------------------- cases
+
+
+def _params(size: int, variant: str, device: torch.device):
+    train, gan = VARIANTS[variant]
+    return params_from_dict({"image_size": size, "train": {**train, "device": device.type, "deterministic": False},
+                             "gan": gan})
+
+
+@dataclass
+class GanCase:
+    """A ready `GanStep` and fixed labelled and unlabelled batches of random pixels."""
+
+    gan: object
+    exe: Execution
+    x_labeled: torch.Tensor
+    y_labeled: torch.Tensor
+    x_unlabeled: torch.Tensor
+
+    def step(self, x_unlabeled: torch.Tensor | None = None) -> dict:
+        return self.gan.step(self.x_labeled, self.y_labeled, self.x_unlabeled if x_unlabeled is None else x_unlabeled)
+
+
+def gan_case(size: int, variant: str, device: torch.device) -> GanCase:
+    from .training import GanStep
+
+    params = _params(size, variant, device)
+    exe = Execution.from_config(params.train, device)
+    g = torch.Generator(device=device).manual_seed(0)
+    return GanCase(GanStep(params, exe, total_steps=10 ** 6), exe,
+                   torch.rand(LABELED, 3, size, size, device=device, generator=g),
+                   torch.randint(0, 2, (LABELED,), device=device, generator=g),
+                   torch.rand(BATCH, 3, size, size, device=device, generator=g))
+
+
+def baseline_step(size: int, variant: str, device: torch.device) -> Callable[[], object]:
+    from . import losses
+    from .models import Classifier
+
+    params = _params(size, variant, device)
+    exe = Execution.from_config(params.train, device)
+    model = exe.place(Classifier())
+    run = exe.trainable(model)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = exe.images(torch.rand(LABELED, 3, size, size, device=device))
+    y = torch.randint(0, 2, (LABELED,), device=device)
+
+    def step():
+        with exe.autocast():
+            loss = losses.supervised_loss(run(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return step
+
+
+def stream(folder: Path, size: int, device: torch.device, decode: str, threads: int, cache: Path,
+           max_batches: int = 0) -> UnlabeledStream:
+    if decode == "once":
+        from .decoded import DecodedStream
+
+        return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches)
+    return UnlabeledStream(folder, size, BATCH, device, threads, seed=0, max_batches=max_batches)
+
+
+def loader_rate(s: UnlabeledStream, device: torch.device, epochs: int = 2) -> float:
+    """Images/s of whole epochs of the stream (the first epoch, which builds the pipeline or the cache, excluded)."""
+    list(s.epoch(0))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    began, n = time.perf_counter(), 0
+    for e in range(1, epochs + 1):
+        for x in s.epoch(e):
+            n += x.shape[0]
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return n / (time.perf_counter() - began)
+
+
+def stand_in_jpegs(folder: Path, count: int) -> Path:
+    """`count` stand-in JPEGs at 200 px (the mini set's size) when no real unlabelled folder is at hand."""
+    from .synthetic import _jpeg, render_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        (folder / f"{i:05d}.jpg").write_bytes(_jpeg(render_image(0, 2, i % 2, i, 200)))
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------------------ run
+
+
+def run_bench(sizes: list[int], device: torch.device, data: Path, variants: list[str], warmup: int, repeats: int,
+              epoch_steps: int, unlabeled: int, full_epoch: bool, threads: int, cache: Path) -> tuple[list[Row], dict]:
+    rows: list[Row] = []
+    rate = matmul_rate(device)
+    rows.append(Row(0, "matmul", "bf16" if device.type == "cuda" else "fp32", 0.0, note=f"{rate / 1e12:.2f} TFLOP/s"))
+    files = len(unlabeled_files(data))
+    for size in sizes:
+        decoders = (["cpu decode"] if device.type == "cpu" else ["gpu decode", "cpu decode"]) + ["decode once"]
+        for name in decoders:
+            where = torch.device("cpu") if name == "cpu decode" else device
+            s = stream(data, size, where, "once" if name == "decode once" else "every_epoch", threads, cache)
+            ips = loader_rate(s, where)
+            rows.append(Row(size, "loader", name, 1000 * BATCH / ips, ips, note=f"{files} JPEGs, batches of {BATCH}"))
+        for variant in variants:
+            step = baseline_step(size, variant, device)
+            flops = counted_flops(step)
+            med = statistics.median(timed(step, device, warmup, repeats))
+            rows.append(Row(size, "baseline step", variant, 1000 * med, LABELED / med, 1000 * flops / rate,
+                            note=f"{flops / 1e9:.0f} GFLOP"))
+            case = gan_case(size, variant, device)
+            flops = counted_flops(case.step)
+            med = statistics.median(timed(case.step, device, warmup, repeats))
+            rows.append(Row(size, "GAN step", variant, 1000 * med, BATCH / med, 1000 * flops / rate,
+                            note=f"{flops / 1e9:.0f} GFLOP per {BATCH} unlabelled"))
+            per_step, measured = gan_epoch_step(case, data, size, device, variant, warmup,
+                                                0 if full_epoch else epoch_steps, threads, cache)
+            steps = measured + warmup if full_epoch else -(-unlabeled // BATCH)
+            note = (f"the whole folder ({steps} steps)" if full_epoch else
+                    f"{measured} steps with the loader, extrapolated to {unlabeled:,} unlabelled ({steps} steps)")
+            rows.append(Row(size, "GAN epoch", variant, 1000 * per_step * steps, BATCH / per_step,
+                            1000 * flops / rate * steps, note=note))
+    meta = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "device_type": device.type, "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "matmul_tflops": rate / 1e12, "data": str(data), "unlabeled_for_epoch": unlabeled}
+    return rows, meta
+
+
+def gan_epoch_step(case: GanCase, data: Path, size: int, device: torch.device, variant: str, warmup: int,
+                   steps: int, threads: int, cache: Path) -> tuple[float, int]:
+    """Seconds per step of the loader feeding the step, as `train_gan` runs them (published: JPEG decoding every
+    epoch; the fast path: decode once), over `steps` steps after `warmup` (0: the rest of the folder)."""
+    decode = "every_epoch" if variant == "published" else "once"
+    s = stream(data, size, device, decode, threads, cache, max_batches=0 if steps == 0 else warmup + steps)
+    batches = s.epoch(0)
+    for _, x in zip(range(warmup), batches):
+        case.step(case.exe.images(x))
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    began, n = time.perf_counter(), 0
+    for x in batches:
+        case.step(case.exe.images(x))
+        n += 1
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    if n == 0:
+        raise RuntimeError(f"{data}: too few JPEGs for {warmup} warm-up steps and one timed step of {BATCH}")
+    return (time.perf_counter() - began) / n, n
+
+
+def render(rows: list[Row], meta: dict) -> str:
+    lines = [f"bench on {meta['device']} ({meta['device_type']}, torch {meta['torch']}, "
+             f"{meta['cpu_threads']} CPU threads), dense matmul {meta['matmul_tflops']:.2f} TFLOP/s",
+             "| size | what | variant | median ms | images/s | FLOP floor ms | measured / floor | note |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        if r.what == "matmul":
+            continue
+        cell = lambda v, f: "–" if v is None else format(v, f)  # noqa: E731
+        lines.append(f"| {r.size} px | {r.what} | {r.variant} | {r.median_ms:,.1f} | {cell(r.images_per_s, ',.0f')} | "
+                     f"{cell(r.floor_ms, ',.1f')} | {cell(r.ratio, '.1f')} | {r.note} |")
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 224], help="image sizes (default 64 224)")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    parser.add_argument("--data", type=Path, default=None,
+                        help="folder of JPEGs for the loader (default data/unlabeled, else stand-in JPEGs)")
+    parser.add_argument("--variants", nargs="+", default=["published", "fast"], choices=sorted(VARIANTS))
+    parser.add_argument("--compile", action="store_true", help="add the fast+compile variant (minutes to compile)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--epoch-steps", type=int, default=20, help="steps timed for the GAN epoch (extrapolated)")
+    parser.add_argument("--full-epoch", action="store_true", help="time the whole folder as the GAN epoch")
+    parser.add_argument("--unlabeled", type=int, default=PUBLISHED_UNLABELED, help="unlabelled images per epoch")
+    parser.add_argument("--threads", type=int, default=4, help="DALI CPU threads")
+    parser.add_argument("--out", type=Path, default=Path("metrics/bench.json"))
+
+
+def run(args: argparse.Namespace) -> None:
+    from .errors import PipelineError
+
+    device = resolve_device(args.device)
+    variants = args.variants + (["fast+compile"] if args.compile and "fast+compile" not in args.variants else [])
+    for size in args.sizes:
+        if size % 8 or size < 32:
+            raise PipelineError(f"--sizes: {size} is not allowed; use multiples of 8 from 32 (the generator's sides)")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            data = Path("data/unlabeled") if Path("data/unlabeled").is_dir() else stand_in_jpegs(Path(tmp) / "jpegs", 512)
+        rows, meta = run_bench(args.sizes, device, data, variants, args.warmup, args.repeats, args.epoch_steps,
+                               args.unlabeled, args.full_epoch, args.threads, Path(tmp) / "cache")
+    text = render(rows, meta)
+    print(text, end="")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({**meta, "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}, indent=2) + "\n")
+    print(f"wrote {args.out}")
