@@ -10,14 +10,14 @@ from pathlib import Path
 import dvc.api
 
 from semisup.cli import run_stage
-from semisup.report import runs_from_exp_show, write_report
+from semisup.report import improved_recipes, runs_from_exp_show, write_report
 
 
 def main() -> None:
     # Experiments of every commit, not only HEAD's: a sweep queued before the latest commit still counts.
     commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], capture_output=True, text=True).stdout or 1)
     runs = runs_from_exp_show(dvc.api.exp_show(num=commits))
-    print(write_report(runs, Path("metrics/report.md"), Path("metrics/report.png")))
+    print(write_report(runs, Path("metrics/report.md"), Path("metrics/report.png"), improved_recipes()))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
 """The experiments report on a fixture of `dvc exp show` rows, checked against hand-computed figures."""
+from pathlib import Path
+
 import pytest
 
 from semisup.report import paired_interval, runs_from_exp_show, summarize, write_report
@@ -93,4 +95,20 @@ def test_recipe_label_lists_what_changed_from_the_published_recipe():
            "gan": {"generator_loss": "feature_matching", "lr": 0.0005}}
     changed = asdict(params_from_dict(raw))
     assert recipe_label(changed, "gan") == "stem=small, augment, ema=0.99, generator_loss=feature_matching, lr=0.0005"
+    assert recipe_label(asdict(params_from_dict({"train": {"recalibrate_bn": 512}})), "gan") == "recalibrate_bn=512"
     assert recipe_label(changed, "baseline") == "stem=small, augment, ema=0.99"
+
+
+def test_arms_are_named_relative_to_the_improved_profile():
+    from semisup.report import arm_name, improved_recipes
+
+    improved = improved_recipes(Path(__file__).resolve().parents[1] / "conf")
+    gan = improved["gan"]
+    assert "generator_loss=feature_matching" in gan and "recalibrate_bn=1024" in gan
+    assert arm_name(gan, gan) == "improved" and arm_name("published", gan) == "published"
+    assert arm_name(gan.replace(", generator_loss=feature_matching", ""), gan) == "improved − generator_loss=feature_matching"
+    assert arm_name(gan.replace("augment, ", ""), gan) == "improved − augment"
+    assert arm_name(gan.replace("passes=real_joint", "passes=joint"), gan) == "improved passes=joint instead of real_joint"
+    assert arm_name("stem=small, " + gan, gan) == "improved + stem=small"
+    assert arm_name("lr=0.1", gan) == "lr=0.1"  # too far from improved to name by difference
+    assert arm_name("ema=0.9", None) == "ema=0.9"

@@ -162,9 +162,53 @@ def _gan_budget(arms: dict, data: tuple[Any, ...]) -> int | None:
     return max(budgets, key=lambda b: (b[0], b[1] or 0))[1] if budgets else None
 
 
-def render_ablation(arms: list[Arm]) -> str:
+def arm_name(recipe: str, improved: str | None) -> str:
+    """An arm relative to the `improved` profile's recipe for its method: "improved", "improved − X" (X back at its
+    published value), "improved, X instead of Y"; "published" and other recipes as they are."""
+    if recipe == "published" or improved is None:
+        return recipe
+    if recipe == improved:
+        return "improved"
+    ours, theirs = _items(recipe), _items(improved)
+    removed = {k: v for k, v in theirs.items() if k not in ours}
+    changed = {k: (ours[k], v) for k, v in theirs.items() if k in ours and ours[k] != v}
+    added = {k: v for k, v in ours.items() if k not in theirs}
+    if len(removed) + len(changed) + len(added) > 3:
+        return recipe
+    parts = [f"− {k}" + (f"={v}" if v is not True else "") for k, v in removed.items()]
+    parts += [f"{k}={new} instead of {old}" for k, (new, old) in changed.items()]
+    parts += [f"+ {k}" + (f"={v}" if v is not True else "") for k, v in added.items()]
+    return "improved " + ", ".join(parts)
+
+
+def _items(recipe: str) -> dict[str, Any]:
+    return dict((p.split("=", 1) + [True])[:2] for p in recipe.split(", ") if p)
+
+
+def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
+    """Per method, the recipe label of the `improved` profile as conf/ composes it (empty without conf/)."""
+    if not (conf_dir / "profile" / "improved.yaml").is_file():
+        return {}
+    import tempfile
+    from dataclasses import asdict
+
+    import yaml
+
+    from .config import params_from_dict
+    from .params import compose
+    from .reporting import recipe_label
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "params.yaml"
+        compose(out, conf_dir, ["profile=improved"])
+        params = asdict(params_from_dict(yaml.safe_load(out.read_text())))
+    return {m: recipe_label(params, m) for m in METHODS + OPTIONAL}
+
+
+def render_ablation(arms: list[Arm], improved: dict[str, str] | None = None) -> str:
+    improved = improved or {}
     lines = [
-        "| data source | size | labelled set | method | change from the published recipe | steps | runs (seeds) | "
+        "| data source | size | labelled set | method | arm | steps | runs (seeds) | "
         "test acc. | minus faithful GAN, points (95% CI, paired) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -179,7 +223,8 @@ def render_ablation(arms: list[Arm]) -> str:
         else:
             diff = f"{a.difference.mean:+.1f} [{a.difference.low:+.1f}, {a.difference.high:+.1f}]"
         seeds = ",".join(map(str, sorted(a.accuracy)))
-        lines.append(f"| {Path(str(source)).name} | {size} px | {strategy} | {a.method} | {a.recipe} | "
+        lines.append(f"| {Path(str(source)).name} | {size} px | {strategy} | {a.method} | "
+                     f"{arm_name(a.recipe, improved.get(a.method))} | "
                      f"{a.steps if a.steps is not None else '–'} | {len(values)} ({seeds}) | "
                      f"{statistics.fmean(values):.1f} ± {std:.1f}% | {diff} |")
     return "\n".join(lines) + "\n"
@@ -211,16 +256,18 @@ def plot(summaries: list[GroupSummary], path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(runs: list[Run], markdown: Path, figure: Path) -> str:
+def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[str, str] | None = None) -> str:
+    """`improved`: the improved profile's recipe per method (`improved_recipes()`), to name arms relative to it."""
     summaries = summarize(runs)
     text = ("# Experiments\n\nTest accuracy over finished DVC experiments, mean ± std over seeds; rows never mix data "
             "sources or image sizes.\n\n" + (render_markdown(summaries) if summaries else "No finished experiments yet.\n")
             + "\nThe published figures, for comparison:\n\n" + PUBLISHED)
     if summaries:
-        text += ("\n## Ablation\n\nEach arm is a method with what it changed from the published recipe, at its step "
-                 "budget; the difference to the faithful GAN (published recipe, same data, size and GAN budget) is "
-                 "paired by seed. Selection used validation only; each model read the test set once.\n\n"
-                 + render_ablation(ablation(runs)))
+        text += ("\n## Ablation\n\nEach arm is a method with what it changed from the published recipe (named "
+                 "relative to the `improved` profile: \"improved − X\" is improved with X back at its published value), "
+                 "at its step budget; the difference to the faithful GAN (published recipe, same data, size and GAN "
+                 "budget) is paired by seed. Selection used validation only; each model read the test set once.\n\n"
+                 + render_ablation(ablation(runs), improved))
     markdown.parent.mkdir(parents=True, exist_ok=True)
     markdown.write_text(text)
     if summaries:

@@ -14,6 +14,7 @@ from .evaluation import Evaluation
 # Keys that set a run's length or bookkeeping, not its recipe.
 BUDGET_KEYS = {"epochs", "steps_per_epoch", "max_steps_per_epoch", "checkpoint_every", "grid_every"}
 RECIPE_SECTIONS = {"baseline": "baseline", "gan": "gan", "fixmatch": "fixmatch"}
+RECIPE_TRAIN_KEYS = ("augment", "ema", "schedule", "warmup_steps", "recalibrate_bn")  # train.* that change the recipe
 
 
 def recipe_label(params: dict[str, Any], method: str) -> str:
@@ -25,7 +26,7 @@ def recipe_label(params: dict[str, Any], method: str) -> str:
     if params.get("model", {}).get("stem", ModelConfig.stem) != "imagenet":
         changes.append(f"stem={params['model']['stem']}")
     train = params.get("train", {})
-    for key in ("augment", "ema", "schedule", "warmup_steps"):
+    for key in RECIPE_TRAIN_KEYS:
         value = train.get(key, getattr(TrainConfig, key))
         if value != getattr(TrainConfig, key):
             changes.append(key if value is True else f"{key}={value}")
