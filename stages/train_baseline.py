@@ -3,13 +3,9 @@
     python stages/train_baseline.py     # writes models/baseline.pt and dvclive/baseline/
     torchrun --standalone --nproc_per_node=2 stages/train_baseline.py   # the labelled batch split over 2 ranks
 """
-from pathlib import Path
-
-from semisup.artifacts import save_model
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.execution import leave_ranks
-from semisup.runs import labeled_data, setup
+from semisup.runs import finish, labeled_data, setup
 from semisup.training import train_baseline
 
 
@@ -21,13 +17,7 @@ def main() -> None:
         print(f"baseline on {exe.device} ({exe.ranks.world_size} rank(s)): {data.x_labeled.shape[0]} labelled, "
               f"{data.x_val.shape[0]} validation images, {params.image_size} px")
     result = train_baseline(params, data, exe.device, checkpoint, live, exe)
-    if exe.ranks.is_main:
-        live.end()
-        save_model(Path("models/baseline.pt"), "baseline", params, result.summary(), result.classifier_state)
-        checkpoint.remove()
-        print(f"baseline: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
-              f"{result.epochs_run} ({result.steps} steps)")
-    leave_ranks()
+    finish("baseline", params, exe, live, checkpoint, result)
 
 
 if __name__ == "__main__":

@@ -3,14 +3,10 @@
     python stages/train_fixmatch.py     # writes models/fixmatch.pt and dvclive/fixmatch/
     torchrun --standalone --nproc_per_node=8 stages/train_fixmatch.py
 """
-from pathlib import Path
-
-from semisup.artifacts import save_model
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.execution import leave_ranks
 from semisup.fixmatch import train_fixmatch
-from semisup.runs import labeled_data, setup, unlabeled_stream
+from semisup.runs import finish, labeled_data, setup, unlabeled_stream
 
 
 def main() -> None:
@@ -25,13 +21,7 @@ def main() -> None:
               f"({cfg.labeled_batch} per step), {len(weak.files)} unlabelled ({steps} steps of "
               f"{cfg.mu * cfg.labeled_batch} per rank and epoch), {data.x_val.shape[0]} validation, {params.image_size} px")
     result = train_fixmatch(params, data, weak.epoch, steps, exe.device, checkpoint, live, exe)
-    if exe.ranks.is_main:
-        live.end()
-        save_model(Path("models/fixmatch.pt"), "fixmatch", params, result.summary(), result.classifier_state)
-        checkpoint.remove()
-        print(f"fixmatch: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
-              f"{result.epochs_run} ({result.steps} steps)")
-    leave_ranks()
+    finish("fixmatch", params, exe, live, checkpoint, result)
 
 
 if __name__ == "__main__":

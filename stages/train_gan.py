@@ -5,11 +5,9 @@
 """
 from pathlib import Path
 
-from semisup.artifacts import save_model
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.execution import leave_ranks
-from semisup.runs import labeled_data, setup, unlabeled_stream
+from semisup.runs import finish, labeled_data, setup, unlabeled_stream
 from semisup.training import train_gan
 
 
@@ -24,14 +22,7 @@ def main() -> None:
               f"{len(unlabeled.files)} unlabelled ({steps} steps of {params.gan.batch_size} per rank and epoch), "
               f"{data.x_val.shape[0]} validation, {params.image_size} px")
     result = train_gan(params, data, unlabeled.epoch, steps, exe.device, checkpoint, live, Path("plots/generated"), exe)
-    if exe.ranks.is_main:
-        live.end()
-        save_model(Path("models/gan.pt"), "gan", params, result.summary(), result.classifier_state,
-                   result.generator_state)
-        checkpoint.remove()
-        print(f"gan: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
-              f"{result.epochs_run} ({result.steps} steps)")
-    leave_ranks()
+    finish("gan", params, exe, live, checkpoint, result)
 
 
 if __name__ == "__main__":

@@ -184,11 +184,11 @@ def loader_rate(s: UnlabeledStream, device: torch.device, epochs: int = 2) -> fl
 
 def stand_in_jpegs(folder: Path, count: int) -> Path:
     """`count` stand-in JPEGs at 200 px (the mini set's size) when no real unlabelled folder is at hand."""
-    from .synthetic import _jpeg, render_image
+    from .synthetic import jpeg_bytes, render_image
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
-        (folder / f"{i:05d}.jpg").write_bytes(_jpeg(render_image(0, 2, i % 2, i, 200)))
+        (folder / f"{i:05d}.jpg").write_bytes(jpeg_bytes(render_image(0, 2, i % 2, i, 200)))
     return folder
 
 

@@ -8,10 +8,11 @@ import numpy as np
 import torch
 from dvclive import Live
 
+from .artifacts import save_model
 from .config import Params
-from .execution import Execution, join_ranks, rank_device, ranks_from_env
+from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
 from .loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
-from .training import Checkpoint, LabeledData, fingerprint
+from .training import Checkpoint, LabeledData, TrainResult, fingerprint
 
 DATA = Path("data")
 CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
@@ -78,3 +79,16 @@ def whole_pass(loader: LabeledLoader) -> tuple[torch.Tensor, torch.Tensor]:
     its end keeps the pipeline for the next call)."""
     (x, y), = [(x.clone(), y.clone()) for x, y in loader]
     return x, y
+
+
+def finish(method: str, params: Params, exe: Execution, live: Live | None, checkpoint: Checkpoint,
+           result: TrainResult) -> None:
+    """Rank 0 closes the curves, saves `models/<method>.pt` and drops the checkpoint; every rank leaves the group."""
+    if exe.ranks.is_main:
+        live.end()
+        save_model(Path(f"models/{method}.pt"), method, params, result.summary(), result.classifier_state,
+                   result.generator_state)
+        checkpoint.remove()
+        print(f"{method}: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
+              f"{result.epochs_run} ({result.steps} steps)")
+    leave_ranks()

@@ -48,10 +48,10 @@ def write_synthetic_zip(cfg: SyntheticConfig, seed: int, path: Path) -> Path:
     train = {}
     for label, name in enumerate(_CLASSES):
         for i in range(cfg.per_class):
-            train[f"train/{name}.{i}.jpg"] = _jpeg(render_image(seed, _STREAM_TRAIN, label, i, cfg.size))
+            train[f"train/{name}.{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TRAIN, label, i, cfg.size))
     test = {}
     for i in range(1, cfg.unlabeled + 1):
-        test[f"test1/{i}.jpg"] = _jpeg(render_image(seed, _STREAM_TEST, hidden_label(seed, i), i, cfg.size))
+        test[f"test1/{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TEST, hidden_label(seed, i), i, cfg.size))
     submission = "id,label\n" + "".join(f"{i},0\n" for i in range(1, cfg.unlabeled + 1))
 
     outer = {
@@ -267,7 +267,7 @@ def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int
 # --- encoding and archiving ----------------------------------------------------------------------------------
 
 
-def _jpeg(img: Image.Image) -> bytes:
+def jpeg_bytes(img: Image.Image) -> bytes:
     out = io.BytesIO()
     img.save(out, format="JPEG", quality=JPEG_QUALITY, subsampling=2, optimize=False, progressive=False)
     return out.getvalue()
