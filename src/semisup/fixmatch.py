@@ -23,7 +23,8 @@ from .errors import PipelineError
 from .execution import Execution, all_ranks_mean
 from .models import Classifier
 from .schedules import make_scheduler
-from .training import LOG_EVERY, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row, replay, validate
+from .training import (LOG_EVERY, NOISE_STRIDE, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row,
+                       replay, validate)
 
 
 def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
@@ -55,7 +56,8 @@ def train_fixmatch(
     scheduler = make_scheduler(optimizer, cfg.epochs * steps_per_epoch, t.schedule, t.warmup_steps)
     ema = make_ema(model, t.ema)
     strong = strong_augmenter(cfg.rand_augment_ops, cfg.rand_augment_magnitude)
-    picks = torch.Generator(device=data.y_labeled.device).manual_seed(params.seed + 2 + 7919 * exe.ranks.rank)
+    picks = torch.Generator(device=data.y_labeled.device)
+    picks.manual_seed(params.seed + 2 + NOISE_STRIDE * exe.ranks.rank)
     best, start, history, seconds, images_seen, total = Best(), 1, [], 0.0, 0, 0
     if (state := checkpoint.load(device)) is not None:
         model.load_state_dict(state["model"])

@@ -37,7 +37,7 @@ from .models import Classifier, Generator, to_unit_range
 from .schedules import make_scheduler
 
 LOG_EVERY = 10
-NOISE_STRIDE = 7919  # rank r > 0 draws generator noise from seed + 1 + r * NOISE_STRIDE
+NOISE_STRIDE = 7919  # rank r draws its random stream (noise, picks) from seed + k + r * NOISE_STRIDE
 
 
 @dataclass
