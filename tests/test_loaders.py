@@ -211,7 +211,7 @@ def test_labeled_augment_is_seeded_per_pass_and_keeps_identity(tmp_path: Path) -
     assert not torch.equal(a0, a1)  # the next pass draws new ones
     for p, x in enumerate((a0, a1)):
         assert [identity(img) for img in x] == order
-        _, _, flips = loaders.augment_params(loaders._rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
+        _, _, flips = loaders.augment_params(loaders.keyed_rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
         assert [flipped(img) for img in x] == [bool(f) for f in flips[:5]]
     plain = torch.cat([x for x, _ in LabeledLoader(folder, 16, 5, CPU)])
     assert not torch.equal(a0, plain)

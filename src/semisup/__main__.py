@@ -14,7 +14,7 @@ from typing import Sequence
 from .cli import run_stage
 
 # command -> module with HELP, add_arguments(parser) and run(args)
-COMMANDS = {"predict": "semisup.predict", "bench": "semisup.bench"}
+COMMANDS = {"predict": "semisup.predict", "bench": "semisup.bench", "gpu-check": "semisup.gpucheck"}
 
 
 def build_parser() -> argparse.ArgumentParser:

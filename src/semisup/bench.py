@@ -34,7 +34,7 @@ import torch
 
 from .config import params_from_dict
 from .execution import Execution
-from .loaders import UnlabeledStream, resolve_device, unlabeled_files
+from .loaders import UnlabeledStream, dali_available, resolve_device, unlabeled_files
 
 HELP = "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"
 LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
@@ -161,11 +161,26 @@ def baseline_step(size: int, variant: str, device: torch.device) -> Callable[[],
 
 def stream(folder: Path, size: int, device: torch.device, decode: str, threads: int, cache: Path,
            max_batches: int = 0) -> UnlabeledStream:
-    if decode == "once":
+    """The unlabelled stream `train_gan` would read: DALI decoding every epoch, or decode once. Without DALI
+    (`decode` "once (torchvision)") the decode-once stream is filled by torchvision's decoder."""
+    if decode.startswith("once"):
+        from . import tvdecode
         from .decoded import DecodedStream
+        from .loaders import decode_files
 
-        return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches)
+        decoder = tvdecode.decode_files if decode == "once (torchvision)" else decode_files
+        return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches,
+                             decoder=decoder)
     return UnlabeledStream(folder, size, BATCH, device, threads, seed=0, max_batches=max_batches)
+
+
+def decoders(device: torch.device, dali: bool) -> list[tuple[str, torch.device, str]]:
+    """Loader rows: (row name, where it decodes, `stream` decode mode). Without DALI only torchvision's decoder
+    (nvJPEG on a GPU) fills the decode-once stream, and the row says so."""
+    if not dali:
+        return [("decode once (torchvision)", device, "once (torchvision)")]
+    rows = [("gpu decode", device, "every_epoch")] if device.type == "cuda" else []
+    return rows + [("cpu decode", torch.device("cpu"), "every_epoch"), ("decode once", device, "once")]
 
 
 def loader_rate(s: UnlabeledStream, device: torch.device, epochs: int = 2) -> float:
@@ -198,14 +213,14 @@ def stand_in_jpegs(folder: Path, count: int) -> Path:
 def run_bench(sizes: list[int], device: torch.device, data: Path, variants: list[str], warmup: int, repeats: int,
               epoch_steps: int, unlabeled: int, full_epoch: bool, threads: int, cache: Path) -> tuple[list[Row], dict]:
     rows: list[Row] = []
+    torch.backends.cudnn.benchmark = True  # the steps run with `train.deterministic: false`: cuDNN picks its fastest
     rate = matmul_rate(device)
     rows.append(Row(0, "matmul", "bf16" if device.type == "cuda" else "fp32", 0.0, note=f"{rate / 1e12:.2f} TFLOP/s"))
     files = len(unlabeled_files(data))
+    dali = dali_available()
     for size in sizes:
-        decoders = (["cpu decode"] if device.type == "cpu" else ["gpu decode", "cpu decode"]) + ["decode once"]
-        for name in decoders:
-            where = torch.device("cpu") if name == "cpu decode" else device
-            s = stream(data, size, where, "once" if name == "decode once" else "every_epoch", threads, cache)
+        for name, where, decode in decoders(device, dali):
+            s = stream(data, size, where, decode, threads, cache)
             ips = loader_rate(s, where)
             rows.append(Row(size, "loader", name, 1000 * BATCH / ips, ips, note=f"{files} JPEGs, batches of {BATCH}"))
         for variant in variants:
@@ -219,24 +234,27 @@ def run_bench(sizes: list[int], device: torch.device, data: Path, variants: list
             med = statistics.median(timed(case.step, device, warmup, repeats))
             rows.append(Row(size, "GAN step", variant, 1000 * med, BATCH / med, 1000 * flops / rate,
                             note=f"{flops / 1e9:.0f} GFLOP per {BATCH} unlabelled"))
-            per_step, measured = gan_epoch_step(case, data, size, device, variant, warmup,
+            decode = ("every_epoch" if variant == "published" else "once") if dali else "once (torchvision)"
+            per_step, measured = gan_epoch_step(case, data, size, device, decode, warmup,
                                                 0 if full_epoch else epoch_steps, threads, cache)
             steps = measured + warmup if full_epoch else -(-unlabeled // BATCH)
             note = (f"the whole folder ({steps} steps)" if full_epoch else
                     f"{measured} steps with the loader, extrapolated to {unlabeled:,} unlabelled ({steps} steps)")
+            if not dali:
+                note += "; DALI absent: decode once by torchvision"
             rows.append(Row(size, "GAN epoch", variant, 1000 * per_step * steps, BATCH / per_step,
                             1000 * flops / rate * steps, note=note))
     meta = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             "device_type": device.type, "cpu_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "matmul_tflops": rate / 1e12, "data": str(data), "unlabeled_for_epoch": unlabeled}
+            "matmul_tflops": rate / 1e12, "data": str(data), "unlabeled_for_epoch": unlabeled,
+            "decoder": "DALI" if dali else "torchvision (DALI absent)"}
     return rows, meta
 
 
-def gan_epoch_step(case: GanCase, data: Path, size: int, device: torch.device, variant: str, warmup: int,
+def gan_epoch_step(case: GanCase, data: Path, size: int, device: torch.device, decode: str, warmup: int,
                    steps: int, threads: int, cache: Path) -> tuple[float, int]:
     """Seconds per step of the loader feeding the step, as `train_gan` runs them (published: JPEG decoding every
     epoch; the fast path: decode once), over `steps` steps after `warmup` (0: the rest of the folder)."""
-    decode = "every_epoch" if variant == "published" else "once"
     s = stream(data, size, device, decode, threads, cache, max_batches=0 if steps == 0 else warmup + steps)
     batches = s.epoch(0)
     for _, x in zip(range(warmup), batches):

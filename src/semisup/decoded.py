@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from .loaders import UnlabeledStream, decode_files
+from .loaders import UnlabeledStream, augment_params, decode_files, keyed_rng
+
+Decoder = Callable[[Sequence[str], int, torch.device, int], torch.Tensor]  # (files, size, device, threads) -> uint8
 
 GPU_HEADROOM = 2.0  # keep the tensor on the GPU only if free memory is at least this many times its size
 
@@ -36,17 +38,34 @@ def crop_and_flip(x: torch.Tensor, start: torch.Tensor, end: torch.Tensor, flip:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-class DecodedStream(UnlabeledStream):
-    """`UnlabeledStream` over the decoded tensor: same batches, order and shards, no JPEG decoding after the first."""
+def labeled_passes(x: torch.Tensor, y: torch.Tensor, seed: int) -> Callable[[], tuple[torch.Tensor, torch.Tensor]]:
+    """A fresh crop + flip of the whole decoded labelled set per call: pass p uses the boxes and flips that
+    `LabeledLoader(augment=True)` draws for its pass p, applied to the tensor instead of inside DALI."""
+    passes = iter(range(2**62))
 
-    def __init__(self, *args, cache_dir: str | Path = "cache", **kwargs):
+    def next_pass() -> tuple[torch.Tensor, torch.Tensor]:
+        params = augment_params(keyed_rng(seed, 1, next(passes)), len(x))
+        start, end, flip = (torch.from_numpy(p).to(x.device) for p in params)
+        return crop_and_flip(x, start, end, flip), y
+
+    return next_pass
+
+
+class DecodedStream(UnlabeledStream):
+    """`UnlabeledStream` over the decoded tensor: same batches, order and shards, no JPEG decoding after the first.
+    `decoder` decodes the folder the first time (DALI's `decode_files`; `tvdecode.decode_files` where DALI is absent)."""
+
+    def __init__(self, *args, cache_dir: str | Path = "cache", decoder: Decoder = decode_files, **kwargs):
         super().__init__(*args, **kwargs)
         self.cache_dir = Path(cache_dir)
+        self.decoder = decoder
         self._images: torch.Tensor | None = None
 
     @property
     def cache_path(self) -> Path:
         digest = hashlib.sha256(f"{self.image_size}\n".encode())
+        if self.decoder is not decode_files:  # another decoder's pixels never pass for DALI's
+            digest.update(f"{self.decoder.__module__}.{self.decoder.__name__}\n".encode())
         for name in self.files:
             digest.update(f"{os.path.basename(name)}\t{os.stat(name).st_size}\n".encode())
         return self.cache_dir / f"unlabeled-{self.image_size}px-{digest.hexdigest()[:16]}.pt"
@@ -65,7 +84,7 @@ class DecodedStream(UnlabeledStream):
         path = self.cache_path
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if not path.is_file() and (not distributed or torch.distributed.get_rank() == 0):
-            images = decode_files(self.files, self.image_size, self.device, self.num_threads)
+            images = self.decoder(self.files, self.image_size, self.device, self.num_threads)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".{os.getpid()}.tmp")
             torch.save(images, tmp)

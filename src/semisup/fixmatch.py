@@ -9,10 +9,9 @@ SGD with Nesterov momentum; the schedule, EMA and stem follow `train` and `model
 from __future__ import annotations
 
 import time
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import torch
-from dvclive import Live
 from tqdm import tqdm
 
 from . import losses
@@ -25,6 +24,9 @@ from .models import Classifier
 from .schedules import make_scheduler
 from .training import (LOG_EVERY, NOISE_STRIDE, Best, Checkpoint, LabeledData, TrainResult, check_finite, log_row,
                        replay, validate)
+
+if TYPE_CHECKING:  # DVCLive is needed by the stages that log, not to train (the GPU check runs without it)
+    from dvclive import Live
 
 
 def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:

@@ -140,7 +140,17 @@ def _aug_types():
     return [types.FLOAT, types.FLOAT, types.INT32]
 
 
-def _rng(*keys: int) -> np.random.Generator:
+def dali_available() -> bool:
+    """Whether NVIDIA DALI is installed (a lent GPU machine has PyTorch but no DALI until its wheels are carried)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("nvidia.dali") is not None
+    except ModuleNotFoundError:  # no `nvidia` namespace at all
+        return False
+
+
+def keyed_rng(*keys: int) -> np.random.Generator:
     """Independent stream per key tuple (unlike seed + epoch, seed 1 epoch 0 and seed 0 epoch 1 differ)."""
     return np.random.default_rng([int(k) for k in keys])
 
@@ -232,7 +242,7 @@ class _AugFeed:
         batches = self.n_padded // self.batch_size
         pass_idx, b = divmod(k, batches)
         if pass_idx != self._pass:
-            self._pass, self._params = pass_idx, augment_params(_rng(self.seed, 1, pass_idx), self.n_padded)
+            self._pass, self._params = pass_idx, augment_params(keyed_rng(self.seed, 1, pass_idx), self.n_padded)
         sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
         return tuple(np.ascontiguousarray(p[sl]) for p in self._params)
 
@@ -503,11 +513,11 @@ class UnlabeledStream:
 
         One permutation of all files per (seed, epoch), whatever the number of shards; shard k serves its k-th
         slice, so the shards of an epoch are disjoint."""
-        return _rng(self.seed, 0, epoch).permutation(len(self.files))[self._served()]
+        return keyed_rng(self.seed, 0, epoch).permutation(len(self.files))[self._served()]
 
     def epoch_augment(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Crop boxes (relative (y, x) start, end) and flips of the images `epoch_order(epoch)` serves."""
-        params = augment_params(_rng(self.seed, 2, epoch), len(self.files))  # per position of the permutation
+        params = augment_params(keyed_rng(self.seed, 2, epoch), len(self.files))  # per position of the permutation
         return tuple(p[self._served()] for p in params)
 
     def _build(self, first_epoch: int) -> None:

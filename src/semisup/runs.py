@@ -26,7 +26,7 @@ def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | No
     join_ranks(ranks, device)
     if params.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.benchmark = not params.train.deterministic  # cuDNN's autotuner picks the fastest kernels
     checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"),
                             writer=ranks.is_main)
     live = Live(dir=f"dvclive/{method}", dvcyaml=False, save_dvc_exp=False) if ranks.is_main else None
