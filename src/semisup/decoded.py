@@ -53,7 +53,8 @@ def labeled_passes(x: torch.Tensor, y: torch.Tensor, seed: int) -> Callable[[], 
 
 class DecodedStream(UnlabeledStream):
     """`UnlabeledStream` over the decoded tensor: same batches, order and shards, no JPEG decoding after the first.
-    `decoder` decodes the folder the first time (DALI's `decode_files`; `tvdecode.decode_files` where DALI is absent)."""
+    `decoder` decodes the folder the first time (DALI's `decode_files`; `tvdecode.decode_files` where DALI is
+    absent)."""
 
     def __init__(self, *args, cache_dir: str | Path = "cache", decoder: Decoder = decode_files, **kwargs):
         super().__init__(*args, **kwargs)

@@ -73,7 +73,8 @@ def decode_files(
             try:
                 raw.append(torch.from_numpy(np.fromfile(path, dtype=np.uint8)))
             except OSError as exc:
-                raise PipelineError(f"{path}: cannot be read ({exc.strerror}); re-run the stage that wrote it") from None
+                raise PipelineError(f"{path}: cannot be read ({exc.strerror}); re-run the stage that "
+                                    "wrote it") from None
         try:
             images = _decode_batch(raw, device)
         except RuntimeError:
