@@ -8,6 +8,7 @@ from pathlib import Path
 
 from semisup.cli import run_stage
 from semisup.errors import PipelineError
+from semisup.files import write_text
 
 
 def git(*args: str) -> subprocess.CompletedProcess:
@@ -52,7 +53,7 @@ def main() -> None:
         parts += ["\n### Params\n", params or "No param changed."]
     report = Path("metrics/report.md")
     parts.append("\n" + (report.read_text() if report.is_file() else "No experiments report (run `python stages/report.py`)."))
-    args.out.write_text("\n".join(parts) + "\n")
+    write_text(args.out, "\n".join(parts) + "\n")
     print(args.out.read_text())
 
 

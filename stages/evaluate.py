@@ -2,6 +2,7 @@
 
     python stages/evaluate.py      # writes metrics/{baseline,gan,fixmatch,summary}.json and plots/confusion/*.csv
 """
+import json
 from pathlib import Path
 
 from semisup.artifacts import load_model
@@ -28,11 +29,13 @@ def main() -> None:
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
               f"(best validation epoch {meta['train']['best_epoch']})")
     base = results["baseline"]
+    source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     gain = {m: 100 * (results[m]["test_accuracy"] - base["test_accuracy"]) for m in ("gan", "fixmatch")}
     write_json(Path("metrics/summary.json"), {
         "gain": round(gain["gan"], 2),  # GAN minus baseline, in percentage points of test accuracy
         "gain_fixmatch": round(gain["fixmatch"], 2),  # FixMatch minus baseline
         **{k: base[k] for k in ("profile", "strategy", "seed", "data_source", "image_size", "test_images")},
+        "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
     })
     print(f"gain over the baseline: GAN {gain['gan']:+.2f} points, FixMatch {gain['fixmatch']:+.2f} points")
 

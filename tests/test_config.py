@@ -146,6 +146,24 @@ BAD_VALUES = [
     ("fixmatch.rand_augment_ops", 15),
     ("fixmatch.rand_augment_magnitude", 31),
     ("fixmatch.checkpoint_every", 0),
+    # upper bounds: each of these passed validation once and failed later (or aborted with no message)
+    ("seed", 2**64),  # torch.manual_seed refuses it
+    ("data.split_seed", 2**40),
+    ("loader.num_threads", 100000),  # DALI aborted without a word
+    ("loader.eval_batch_size", 10**6),
+    ("gan.lr", float("inf")),  # failed an epoch later
+    ("gan.lr", float("nan")),
+    ("gan.lr", 1000.0),
+    ("baseline.lr", float("inf")),
+    ("fixmatch.lr", 50.0),
+    ("train.ema", float("nan")),
+    ("fixmatch.lambda_u", float("inf")),
+    ("baseline.epochs", 10**9),
+    ("gan.batch_size", 10**6),
+    ("gan.latent_dim", 10**5),
+    ("gan.generator_width", 4096),
+    ("data.val_size", 10**8),
+    ("labeled.size", 10**8),
 ]
 
 

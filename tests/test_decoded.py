@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semisup import decoded
 from semisup.decoded import DecodedStream, crop_and_flip
 from semisup.loaders import UnlabeledStream, decode_files, unlabeled_files
 from test_loaders import CPU, batches_of, flipped, identity, unlabelled_dir  # noqa: F401 - the fixture

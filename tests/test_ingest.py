@@ -357,3 +357,31 @@ def test_originals_folder_all_accounted_for(originals, tmp_path):
 def test_scan_accepts_an_explicit_worker_count(awkward):
     records = scan(iter_entries(awkward.path), workers=1)
     assert len(records) == len(awkward.logical_names())
+
+
+def test_a_source_without_kaggle_names_says_so_and_still_writes_the_manifest(tmp_path, make_photo):
+    source = tmp_path / "holiday"
+    source.mkdir()
+    (source / "test1").mkdir()
+    for i, name in enumerate(["IMG_001.jpg", "IMG_002.jpg", "test1/7.jpg"]):
+        (source / name).write_bytes(make_photo(f"holiday-{i}"))
+    with pytest.raises(PipelineError) as info:
+        prepare(source, tmp_path / "data", 2, 2, 0, set())
+    message = str(info.value)
+    assert "no photo named like Kaggle's `train/cat.N.jpg`" in message and "(2 excluded, 1 unlabelled)" in message
+    assert "lower the sizes" not in message and message.endswith(f"{tmp_path / 'data' / 'manifest.csv'}")
+    rows = read_manifest(tmp_path / "data" / "manifest.csv")
+    assert sorted(r.source_name for r in rows) == ["IMG_001.jpg", "IMG_002.jpg", "test1/7.jpg"]
+    assert all(r.reason for r in rows if r.split == "excluded") and sum(r.split == "excluded" for r in rows) == 2
+
+
+def test_an_unreadable_file_is_excluded_with_its_reason(tmp_path, make_photo):
+    source = tmp_path / "train"
+    source.mkdir()
+    for i in range(4):
+        (source / f"cat.{i}.jpg").write_bytes(make_photo(f"c{i}"))
+        (source / f"dog.{i}.jpg").write_bytes(make_photo(f"d{i}"))
+    (source / "dog.9.jpg").symlink_to(tmp_path / "moved-away.jpg")  # a broken link: once dropped without a word
+    records = prepare(source, tmp_path / "data", 2, 2, 0, set())
+    gone = [r for r in records if r.source_name.endswith("dog.9.jpg")]
+    assert len(gone) == 1 and gone[0].split == "excluded" and gone[0].reason.startswith("cannot be read (")

@@ -54,7 +54,8 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     shown = run(["dvc", "metrics", "show", "--json"], repo)
     assert "test_accuracy" in shown
     run(["dvc", "plots", "show", "--json"], repo)
-    assert "up to date" in run(["dvc", "status"], repo) or "Data and pipelines are up to date" in run(["dvc", "status"], repo)
+    status = run(["dvc", "status", "--json"], repo)
+    assert json.loads(status) == {"source": ["always changed"]}, status  # it re-hashes the source on every repro
 
 
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
@@ -100,7 +101,60 @@ def test_torchrun_two_ranks_write_one_model_and_match_one_process(repo):
 def torch_load(path):
     import torch
 
-    return torch.load(path, weights_only=False)
+    return torch.load(path, weights_only=True)
+
+
+def cached_file(repo: Path, out: str) -> Path:
+    """The file in DVC's cache that dvc.lock records for output `out`."""
+    import yaml
+
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    md5 = next(o["md5"] for stage in lock["stages"].values() for o in stage.get("outs", []) if o["path"] == out)
+    return repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_a_hand_run_over_a_linked_output_leaves_the_cache_intact(repo):
+    """The README's torchrun recipe runs a stage by hand: with `cache.type` links, writing models/gan.pt in place
+    changed the cached copy of the committed model, which then no longer matched its own hash."""
+    import hashlib
+
+    cached = cached_file(repo, "models/gan.pt")
+    before = cached.read_bytes()
+    assert hashlib.md5(before).hexdigest() == cached.parent.name + cached.name  # the cache's layout: md5/ab/cdef…
+    run([sys.executable, "stages/train_gan.py"], repo)
+    assert cached.read_bytes() == before
+    assert hashlib.md5(cached.read_bytes()).hexdigest() == cached.parent.name + cached.name
+    run(["dvc", "checkout", "--force"], repo)
+    assert (repo / "models" / "gan.pt").read_bytes() == before
+
+
+def test_a_new_archive_at_the_same_path_reruns_prepare(repo, tmp_path):
+    from semisup.config import SyntheticConfig
+    from semisup.synthetic import write_synthetic_zip
+
+    archive = repo / "data" / "raw" / "dogs-vs-cats.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    spec = SyntheticConfig(per_class=40, unlabeled=40, size=32)
+    write_synthetic_zip(spec, 0, archive)
+    overrides = ["-S", "profile=smoke", "-S", "data.source=data/raw/dogs-vs-cats.zip"]
+    first = run(["dvc", "exp", "run", *overrides], repo)
+    assert "Running stage 'prepare'" in first
+    again = run(["dvc", "exp", "run", *overrides], repo)
+    assert "Running stage 'source'" in again and "Stage 'prepare' didn't change, skipping" in again
+    write_synthetic_zip(spec, 1, tmp_path / "other.zip")  # a different archive, copied over the same path
+    archive.write_bytes((tmp_path / "other.zip").read_bytes())
+    changed = run(["dvc", "exp", "run", *overrides], repo)
+    assert "Running stage 'prepare'" in changed and "Running stage 'evaluate'" in changed
+    summary = json.loads((repo / "metrics" / "summary.json").read_text())
+    assert summary["data_sha256"] == hashlib_of(archive)
+    run(["git", "checkout", "params.yaml"], repo)
+    run(["dvc", "checkout", "--force"], repo)
+
+
+def hashlib_of(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_queued_two_seed_sweep_and_report(repo):

@@ -146,6 +146,28 @@ def test_corrupt_photos_are_listed_and_skipped(model_file, photos, tmp_path, cap
     assert f"skipped {folder}/c_empty.jpg: empty file" in err
 
 
+def test_a_broken_symlink_is_listed_not_dropped(model_file, photos, tmp_path):
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes((photos / "cat_1.jpg").read_bytes())
+    (folder / "gone.jpg").symlink_to(tmp_path / "deleted-original.jpg")
+    out = tmp_path / "pred.csv"
+    assert cli("predict", model_file, folder, "--out", out, "--device", "cpu") == 0
+    assert [r[0] for r in read_csv(out)[1:]] == [f"{folder}/a.jpg"]
+    assert [r[0] for r in read_csv(tmp_path / "pred.skipped.csv")[1:]] == [f"{folder}/gone.jpg"]
+
+
+@pytest.mark.parametrize("flag", ["--out", "--sheet", "--kaggle"])
+def test_an_output_that_names_a_folder_stops_before_predicting(model_file, photos, tmp_path, capsys, flag):
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    args = ["--out", tmp_path / "p.csv"] if flag != "--out" else []
+    assert cli("predict", model_file, photos, flag, folder, *args, "--device", "cpu") == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {flag}: {folder} is a folder; name a file (e.g. {folder / 'predictions.csv'})"
+    assert list(folder.iterdir()) == []
+
+
 def test_a_photo_dali_cannot_decode_is_skipped_not_fatal(model_file, photos, tmp_path, monkeypatch):
     """Should Pillow accept a file DALI cannot decode, only that photo is lost: its batch is redone photo by photo."""
     folder = tmp_path / "dali"

@@ -279,3 +279,26 @@ def test_mini_zip_every_form_yields_the_same_photos(mini_zip, tmp_path):
     finally:  # 4,000 files and 64 MB: not left for pytest's own clean-up of old temporary folders
         shutil.rmtree(tmp_path / "zips", ignore_errors=True)
         shutil.rmtree(tmp_path / "folder", ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------------------------ fingerprint
+
+
+def test_fingerprint_follows_the_content_not_the_path(tmp_path: Path) -> None:
+    from semisup.sources import fingerprint_source
+
+    archive = tmp_path / "dogs-vs-cats.zip"
+    archive.write_bytes(b"first download")
+    first = fingerprint_source(archive)
+    assert first["sha256"] == hashlib.sha256(b"first download").hexdigest() and first["bytes"] == 14
+    archive.write_bytes(b"a finished download")  # same path, new content
+    assert fingerprint_source(archive)["sha256"] != first["sha256"]
+    folder = tmp_path / "train"
+    folder.mkdir()
+    (folder / "cat.1.jpg").write_bytes(b"a")
+    one = fingerprint_source(folder)
+    (folder / "cat.1.jpg").rename(folder / "dog.1.jpg")  # same bytes, another label
+    assert fingerprint_source(folder)["sha256"] != one["sha256"] and one["files"] == 1
+    assert fingerprint_source("synthetic") == {"source": "synthetic"}
+    with pytest.raises(PipelineError, match="data.source: .* does not exist"):
+        fingerprint_source(tmp_path / "missing.zip")

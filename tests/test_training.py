@@ -1,5 +1,6 @@
 """The real training loops on tiny tensors: determinism, resume after an interruption, the divergence guard."""
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from dvclive import Live
 
 from semisup.config import params_from_dict
 from semisup.errors import PipelineError
-from semisup.training import Checkpoint, LabeledData, train_baseline, train_gan
+from semisup.training import Checkpoint, LabeledData, check_finite, train_baseline, train_gan
 
 SIZE = 32
 
@@ -69,11 +70,16 @@ def test_gan_resumes_after_an_interrupted_epoch(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_gan(tmp_path / "cut", params, unlabeled_batches(interrupt_epoch=2))
     assert (tmp_path / "cut" / "ckpt.pt").is_file()  # epoch 1 was saved
-    resumed, _ = run_gan(tmp_path / "cut", params, unlabeled_batches())
+    shutil.rmtree(tmp_path / "cut" / "samples")  # `dvc repro` deletes a stage's outputs before rerunning it
+    resumed, ckpt = run_gan(tmp_path / "cut", params, unlabeled_batches())
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     assert same_state(full.classifier_state, resumed.classifier_state)
     assert same_state(full.generator_state, resumed.generator_state)
     assert (tmp_path / "cut" / "samples" / "epoch_002.png").is_file()
+    assert (tmp_path / "cut" / "samples" / "epoch_001.png").read_bytes() == \
+        (tmp_path / "full" / "samples" / "epoch_001.png").read_bytes()  # drawn before the interruption, restored
+    ckpt.remove()
+    assert not ckpt.kept.exists()
 
 
 def test_changed_params_start_fresh(tmp_path):
@@ -85,11 +91,95 @@ def test_changed_params_start_fresh(tmp_path):
 
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path):
-    with pytest.raises(PipelineError, match="NaN or infinite.*epoch 1"):
+    with pytest.raises(PipelineError, match=r"^epoch 2: .*loss.* is NaN or infinite: training diverged and no model "
+                                            r"was written; .*ckpt.pt keeps the state saved before this epoch, but "
+                                            r"rerunning with the same params resumes from it and diverges again"):
         run_gan(tmp_path, tiny_params(), unlabeled_batches(poison_epoch=2))
-    state = torch.load(tmp_path / "ckpt.pt", weights_only=False)
+    state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["classifier"].values() if v.is_floating_point())
+
+
+def test_divergence_in_the_first_epoch_says_that_nothing_was_kept(tmp_path):
+    with pytest.raises(PipelineError, match=r"^epoch 1: .* no checkpoint was kept\. Lower the learning rate"):
+        run_gan(tmp_path, tiny_params(), unlabeled_batches(poison_epoch=1))
+    assert not (tmp_path / "ckpt.pt").exists()
+
+
+def test_exploding_losses_are_named_and_nan_validation_stops(tmp_path, capsys):
+    ckpt = Checkpoint(tmp_path / "c.pt", "k")
+    check_finite({"supervised_loss": 3.2e8, "real_loss": 0.1}, 4, ckpt)
+    out = capsys.readouterr().out
+    assert "warning: epoch 4: supervised_loss=3.2e+08 exploded" in out and "real_loss" not in out
+    with pytest.raises(PipelineError, match="^epoch 5: val_loss is NaN or infinite"):
+        check_finite({"val_loss": math.nan}, 5, ckpt)
+
+
+# ---------------------------------------------------------------------------------------------------- checkpoints
+
+
+class Planted:
+    """A pickle that would create a file when unpickled: what a crafted checkpoint or model file does."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_crafted_checkpoint_is_refused_without_running_and_moved_aside(tmp_path, capsys):
+    marker = tmp_path / "ran"
+    torch.save({"key": "k", "epoch": 1, "payload": Planted(marker)}, tmp_path / "c.pt")
+    assert Checkpoint(tmp_path / "c.pt", "k").load(torch.device("cpu")) is None
+    assert not marker.exists()
+    out = capsys.readouterr().out
+    assert "c.pt: holds objects other than tensors and plain values; moved aside to c.pt.unreadable-" in out
+    assert not (tmp_path / "c.pt").exists() and len(list(tmp_path.glob("c.pt.unreadable-*"))) == 1
+
+
+def test_a_truncated_checkpoint_gives_one_line_and_training_starts_fresh(tmp_path, capsys):
+    params = tiny_params()
+    with pytest.raises(KeyboardInterrupt):
+        run_gan(tmp_path, params, unlabeled_batches(interrupt_epoch=2))
+    blob = (tmp_path / "ckpt.pt").read_bytes()
+    (tmp_path / "ckpt.pt").write_bytes(blob[: len(blob) // 2])  # a power cut mid-copy
+    result, _ = run_gan(tmp_path, params, unlabeled_batches())
+    assert result.epochs_run == 2 and "resuming" not in capsys.readouterr().out
+    assert len(list(tmp_path.glob("ckpt.pt.unreadable-*"))) == 1
+
+
+def test_a_second_run_of_the_same_method_stops_naming_the_first(tmp_path):
+    first = Checkpoint(tmp_path / "gan.pt", "k")
+    first.hold()
+    with pytest.raises(PipelineError, match=r"gan.pt: pid \d+ \(`.*`, started .*\) is training this method"):
+        Checkpoint(tmp_path / "gan.pt", "k").hold()
+    Checkpoint(tmp_path / "baseline.pt", "k").hold()  # another method is another lock
+    Checkpoint(tmp_path / "gan.pt", "k", writer=False).hold()  # other ranks of the same run never lock
+    first.remove()  # the run ended: the next one may start
+    Checkpoint(tmp_path / "gan.pt", "k").hold()
+
+
+def test_the_resume_fingerprint_covers_every_param_the_stage_declares(tmp_path):
+    from semisup.training import fingerprint, stage_params
+
+    root = Path(__file__).resolve().parents[1]
+    labeled = tmp_path / "labeled.csv"
+    labeled.write_text("file\n")
+    assert "model" in stage_params("train_gan", root / "dvc.yaml")
+    params = tiny_params()
+
+    def key(p, method="gan"):
+        return fingerprint(p, method, labeled, root / "dvc.yaml")
+
+    small = replace(params, model=replace(params.model, stem="small"))
+    assert key(small) != key(params)  # was left out: a changed stem after an interrupt crashed every rerun
+    assert key(small, "baseline") != key(params, "baseline")
+    other = replace(params, fixmatch=replace(params.fixmatch, mu=3))
+    assert key(other) == key(params) and key(other, "fixmatch") != key(params, "fixmatch")
+    # without a dvc.yaml (a library user), every param counts
+    assert fingerprint(other, "gan", labeled, tmp_path / "none.yaml") != fingerprint(params, "gan", labeled,
+                                                                                       tmp_path / "none.yaml")
 
 
 IMPROVED = {"train": {"ema": 0.9, "schedule": "cosine", "warmup_steps": 1}}  # small stem: test_models (16x the cost)

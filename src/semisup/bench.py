@@ -34,6 +34,7 @@ import torch
 
 from .config import params_from_dict
 from .execution import Execution
+from .files import write_text
 from .loaders import UnlabeledStream, dali_available, resolve_device, unlabeled_files
 
 HELP = "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"
@@ -318,6 +319,5 @@ def run(args: argparse.Namespace) -> None:
                                args.unlabeled, args.full_epoch, args.threads, Path(tmp) / "cache")
     text = render(rows, meta)
     print(text, end="")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({**meta, "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}, indent=2) + "\n")
+    write_text(args.out, json.dumps({**meta, "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -4,7 +4,9 @@ Every check names the key, the value and what is allowed, so a wrong `-S key=val
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+import os
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -137,14 +139,34 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
     return params
 
 
+SEED_MAX = 2**32 - 1  # torch, numpy and DALI all take it (torch.manual_seed refuses 2**64 and above)
+THREADS_MAX = 256
+LR_MAX = 10.0  # no optimiser here trains above it
+BIG = 10**7  # upper bound of counts (epochs, steps, images) that no run here comes near
+
+
+def _finite(p: Params) -> None:
+    """Every float param is a finite number (`gan.lr=inf` or `nan` would fail an epoch later)."""
+    def walk(node: Any, prefix: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{key}.")
+            elif isinstance(value, float) and not math.isfinite(value):
+                require(False, f"{prefix}{key}", value, "use a finite number")
+
+    walk(asdict(p), "")
+
+
 def _validate(p: Params) -> None:
-    require(p.seed >= 0, "seed", p.seed, "use an integer >= 0")
+    _finite(p)
+    require(0 <= p.seed <= SEED_MAX, "seed", p.seed, f"use an integer from 0 to {SEED_MAX}")
     require(32 <= p.image_size <= 1024 and p.image_size % 8 == 0, "image_size", p.image_size,
              "use a multiple of 8 from 32 to 1024 (the generator doubles its side per layer; paper: 224)")
     d = p.data
-    require(d.split_seed >= 0, "data.split_seed", d.split_seed, "use an integer >= 0")
+    require(0 <= d.split_seed <= SEED_MAX, "data.split_seed", d.split_seed, f"use an integer from 0 to {SEED_MAX}")
     for key, value in (("data.val_size", d.val_size), ("data.test_size", d.test_size)):
-        require(value > 0 and value % 2 == 0, key, value, "use a positive even number (both classes get half)")
+        require(0 < value <= BIG and value % 2 == 0, key, value,
+                f"use a positive even number up to {BIG} (both classes get half)")
     if d.source != "synthetic" and not Path(d.source).exists():
         raise ConfigError(
             f"data.source: {d.source!r} does not exist. Put Kaggle's download there "
@@ -155,6 +177,9 @@ def _validate(p: Params) -> None:
     require(s.per_class >= 2, "data.synthetic.per_class", s.per_class, "use an integer >= 2")
     require(s.unlabeled >= 0, "data.synthetic.unlabeled", s.unlabeled, "use an integer >= 0")
     require(16 <= s.size <= 512, "data.synthetic.size", s.size, "use 16..512")
+    lab = p.labeled
+    require(0 < lab.size <= BIG and lab.size % 2 == 0, "labeled.size", lab.size,
+            f"use a positive even number up to {BIG} (classes are balanced)")
     if d.source == "synthetic":
         needed = (d.val_size + d.test_size) // 2 + p.labeled.size // 2
         require(
@@ -162,33 +187,33 @@ def _validate(p: Params) -> None:
             f"the stand-in data has {2 * s.per_class} labelled images (data.synthetic.per_class={s.per_class}); "
             "lower the sizes or raise data.synthetic.per_class",
         )
-    lab = p.labeled
-    require(lab.size > 0 and lab.size % 2 == 0, "labeled.size", lab.size, "use a positive even number (classes are balanced)")
     require(lab.strategy in STRATEGIES, "labeled.strategy", lab.strategy, f"use one of {', '.join(STRATEGIES)}")
-    require(p.loader.eval_batch_size > 0, "loader.eval_batch_size", p.loader.eval_batch_size, "use an integer > 0")
-    require(p.loader.num_threads > 0, "loader.num_threads", p.loader.num_threads, "use an integer > 0")
+    require(0 < p.loader.eval_batch_size <= 65536, "loader.eval_batch_size", p.loader.eval_batch_size,
+            "use an integer from 1 to 65536")
+    require(0 < p.loader.num_threads <= THREADS_MAX, "loader.num_threads", p.loader.num_threads,
+            f"use an integer from 1 to {THREADS_MAX} (DALI's CPU threads; the cores here: {os.cpu_count()})")
     b = p.baseline
-    require(b.epochs > 0, "baseline.epochs", b.epochs, "use an integer > 0")
-    require(b.lr > 0, "baseline.lr", b.lr, "use a number > 0")
+    require(0 < b.epochs <= BIG, "baseline.epochs", b.epochs, f"use an integer from 1 to {BIG}")
+    require(0 < b.lr <= LR_MAX, "baseline.lr", b.lr, f"use a number in (0, {LR_MAX}] (published: 0.001)")
     require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
     require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
     require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
     require(b.eval_every > 0, "baseline.eval_every", b.eval_every, "use an integer > 0")
     g = p.gan
     require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
-    require(g.epochs > 0, "gan.epochs", g.epochs, "use an integer > 0")
-    require(g.lr > 0, "gan.lr", g.lr, "use a number > 0")
+    require(0 < g.epochs <= BIG, "gan.epochs", g.epochs, f"use an integer from 1 to {BIG}")
+    require(0 < g.lr <= LR_MAX, "gan.lr", g.lr, f"use a number in (0, {LR_MAX}] (published: 0.002)")
     require(0 <= g.beta1 < 1, "gan.beta1", g.beta1, "use 0 <= beta1 < 1")
     require(0 <= g.beta2 < 1, "gan.beta2", g.beta2, "use 0 <= beta2 < 1")
-    require(g.batch_size > 0, "gan.batch_size", g.batch_size, "use an integer > 0")
-    require(g.latent_dim > 0, "gan.latent_dim", g.latent_dim, "use an integer > 0")
-    require(g.generator_width >= 8, "gan.generator_width", g.generator_width, "use an integer >= 8")
+    require(0 < g.batch_size <= 65536, "gan.batch_size", g.batch_size, "use an integer from 1 to 65536")
+    require(0 < g.latent_dim <= 4096, "gan.latent_dim", g.latent_dim, "use an integer from 1 to 4096")
+    require(8 <= g.generator_width <= 1024, "gan.generator_width", g.generator_width, "use an integer from 8 to 1024")
     require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
     require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")
     f = p.fixmatch
     for key in ("epochs", "steps_per_epoch", "labeled_batch", "mu", "checkpoint_every"):
-        require(getattr(f, key) > 0, f"fixmatch.{key}", getattr(f, key), "use an integer > 0")
-    require(f.lr > 0, "fixmatch.lr", f.lr, "use a number > 0")
+        require(0 < getattr(f, key) <= BIG, f"fixmatch.{key}", getattr(f, key), f"use an integer from 1 to {BIG}")
+    require(0 < f.lr <= LR_MAX, "fixmatch.lr", f.lr, f"use a number in (0, {LR_MAX}] (paper: 0.03)")
     require(0 <= f.momentum < 1, "fixmatch.momentum", f.momentum, "use 0 <= momentum < 1")
     require(f.weight_decay >= 0, "fixmatch.weight_decay", f.weight_decay, "use a number >= 0")
     require(0 < f.threshold <= 1, "fixmatch.threshold", f.threshold, "use a confidence in (0, 1] (paper: 0.95)")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PipelineError
+from .files import write_text
 from .sources import parse_name
 
 COLUMNS = ("kaggle_name", "label", "setting", "note")
@@ -83,5 +84,4 @@ def format_curated(items: list[CuratedItem]) -> str:
 
 
 def write_curated(path: str | Path, items: list[CuratedItem]) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(format_curated(items), encoding="utf-8")
+    write_text(path, format_curated(items))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .curated_list import read_curated
 from .errors import PipelineError
+from .files import atomic_path
 
 CLASSES = ("cat", "dog")
 
@@ -133,7 +134,7 @@ def write_labeled_sets(choices: list[Choice], pool: dict[str, list[Candidate]], 
     rest = [c.path for label in CLASSES for c in pool[label] if c.key not in chosen]
     for path in rest + extra:
         _place(path, unlabeled / (path.name if path.parent == test1 else unlabeled_name(path)))
-    with (data_dir / "labeled.csv").open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(data_dir / "labeled.csv") as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("file", "kaggle_name", "label", "why"))
         for choice in sorted(choices, key=lambda c: c.candidate.key):

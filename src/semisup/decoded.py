@@ -18,6 +18,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from .files import atomic_path
 from .loaders import UnlabeledStream, augment_params, decode_files, keyed_rng
 
 Decoder = Callable[[Sequence[str], int, torch.device, int], torch.Tensor]  # (files, size, device, threads) -> uint8
@@ -86,10 +87,8 @@ class DecodedStream(UnlabeledStream):
         distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
         if not path.is_file() and (not distributed or torch.distributed.get_rank() == 0):
             images = self.decoder(self.files, self.image_size, self.device, self.num_threads)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            torch.save(images, tmp)
-            tmp.replace(path)  # atomic: a reader never sees half a file
+            with atomic_path(path) as tmp:  # a reader never sees half a file
+                torch.save(images, tmp)
         if distributed:
             torch.distributed.barrier()  # rank 0 has written the cache
         images = torch.load(path, map_location="cpu", weights_only=True)

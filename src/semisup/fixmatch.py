@@ -117,6 +117,7 @@ def train_fixmatch(
         if main:
             judged = evaluated(model, ema)
             val = validate(judged, data, params, exe.amp)
+            check_finite({"val_loss": val.loss}, epoch, checkpoint)
             best.update(val.accuracy, val.loss, epoch, judged)
             row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
             history.append(row)

@@ -33,6 +33,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
+from .files import write_text
+
 HELP = "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: tests, bench, 224-px training"
 
 MIB = 1024 * 1024
@@ -262,7 +264,7 @@ def run_tests(files: list[str], out: Path, work: Path) -> dict[str, Any]:
         output, code = done.stdout + done.stderr, done.returncode
     except subprocess.TimeoutExpired as exc:  # a hung compile or collective must not eat the call
         output, code = f"{exc.stdout or ''}{exc.stderr or ''}\nstopped after {TESTS_TIMEOUT_S} s", "timeout"
-    (out / "tests.log").write_text(output if isinstance(output, str) else output.decode(errors="replace"))
+    write_text(out / "tests.log", output if isinstance(output, str) else output.decode(errors="replace"))
     counts: dict[str, Any] = {"returncode": code, "seconds": round(time.perf_counter() - began, 1)}
     if xml.is_file():
         suite = ET.parse(xml).getroot()
@@ -302,7 +304,7 @@ def bench(data: Path, budget: Budget, variants: list[str], device, out: Path, wo
     table = render(rows, meta)
     print(table, end="")
     result = {**meta, "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}
-    (out / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_text(out / "bench.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -451,16 +453,10 @@ def run_check(args: argparse.Namespace) -> None:
             print(f"  {name} FAILED: {type(exc).__name__}: {exc}", flush=True)
         if device.type == "cuda":
             torch.cuda.empty_cache()
-        write_atomic(out / "gpu-check.json", json.dumps(report, indent=2, default=str) + "\n")
+        write_text(out / "gpu-check.json", json.dumps(report, indent=2, default=str) + "\n")
     report["seconds"] = round(time.perf_counter() - began, 1)
-    write_atomic(out / "gpu-check.json", json.dumps(report, indent=2, default=str) + "\n")
+    write_text(out / "gpu-check.json", json.dumps(report, indent=2, default=str) + "\n")
     print(summary(report), end="")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def summary(report: dict[str, Any]) -> str:

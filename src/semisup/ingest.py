@@ -20,6 +20,7 @@ from typing import Iterable, Iterator
 from tqdm import tqdm
 
 from .errors import PipelineError
+from .files import atomic_path
 from .images import as_rgb_jpeg, inspect_image
 from .sources import Entry, iter_entries, parse_name
 
@@ -54,12 +55,21 @@ def scan(entries: Iterable[Entry], workers: int | None = None) -> list[Record]:
     entries = iter(entries)
     with ProcessPoolExecutor(max_workers=workers) as pool, tqdm(desc="decode", unit="img") as bar:
         # Read each entry before advancing: an archive closes once the walk has left it.
-        while batch := [(entry.name, entry.read()) for entry in islice(entries, BATCH)]:
-            names, payloads = zip(*batch)
-            for name, check in zip(names, pool.map(inspect_image, payloads, chunksize=16)):
-                records.append(_record(name, check))
+        while batch := [(entry.name, *_read(entry)) for entry in islice(entries, BATCH)]:
+            names, payloads, errors = zip(*batch)
+            for name, check, error in zip(names, pool.map(inspect_image, payloads, chunksize=16), errors):
+                record = _record(name, check)
+                records.append(replace(record, split="excluded", reason=error) if error else record)
             bar.update(len(batch))
     return records
+
+
+def _read(entry: Entry) -> tuple[bytes, str]:
+    """The entry's bytes, or none and why (a broken symlink, a file without read permission)."""
+    try:
+        return entry.read(), ""
+    except OSError as exc:
+        return b"", f"cannot be read ({exc.strerror or type(exc).__name__})"
 
 
 def _record(name: str, check) -> Record:
@@ -154,7 +164,7 @@ def write_splits(entries: Iterator[Entry], records: list[Record], data_dir: Path
 
 
 def write_manifest(records: list[Record], path: Path) -> None:
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(Record)], lineterminator="\n")
         writer.writeheader()
         for rec in records:
@@ -179,8 +189,19 @@ def prepare(source: str | Path, data_dir: Path, val_size: int, test_size: int, s
     records = scan(iter_entries(source))
     if not records:
         raise PipelineError(f"data.source: {str(source)!r} holds no files")
-    records = assign_splits(records, val_size, test_size, split_seed, reserved)
     data_dir.mkdir(parents=True, exist_ok=True)
+    manifest = data_dir / "manifest.csv"
+    excluded = sum(r.split == "excluded" for r in records)
+    try:
+        if not any(r.label and not r.split for r in records):
+            raise PipelineError(
+                f"data.source: {str(source)!r}: no photo named like Kaggle's `train/cat.N.jpg` or `train/dog.N.jpg` "
+                f"among its {len(records)} files ({excluded} excluded, {len(records) - excluded} unlabelled); point "
+                "it at Kaggle's download or a folder laid out like it")
+        records = assign_splits(records, val_size, test_size, split_seed, reserved)
+    except PipelineError as exc:  # say why, file by file: the manifest is written even when nothing else is
+        write_manifest(records, manifest)
+        raise PipelineError(f"{exc}. Every input file and why it was left out: {manifest}") from None
     write_splits(iter_entries(source), records, data_dir)
-    write_manifest(records, data_dir / "manifest.csv")
+    write_manifest(records, manifest)
     return records

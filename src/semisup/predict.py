@@ -19,7 +19,6 @@ import argparse
 import csv
 import heapq
 import io
-import os
 import re
 import sys
 import time
@@ -37,6 +36,7 @@ from tqdm import tqdm
 
 from .artifacts import load_model
 from .errors import PipelineError
+from .files import atomic_path, check_writable
 from .images import as_rgb_jpeg, inspect_image
 from .loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs, placement
 from .sources import Entry, file_entries, iter_entries
@@ -153,7 +153,7 @@ class PhotoWalk:
         for source in self.sources:
             path = Path(source)
             if path.is_dir():
-                files = [p for p in path.rglob("*") if p.is_file()]
+                files = [p for p in path.rglob("*") if p.is_file() or p.is_symlink()]
                 if any(p.suffix.lower() == ".zip" for p in files):
                     return None
                 total += sum(_looks_like_photo(p.relative_to(path).as_posix()) for p in files)
@@ -473,16 +473,10 @@ def write_sheet(path: Path, predictions: Sequence[Prediction], thumb: int = 128)
 
 
 def _atomic_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def skipped_path(out: Path) -> Path:
@@ -529,6 +523,11 @@ def _check_args(args: argparse.Namespace) -> None:
     outputs = [p.resolve() for p in (args.out, skipped_path(args.out), args.kaggle, args.sheet) if p is not None]
     if len(set(outputs)) != len(outputs):
         raise PipelineError("--out, --kaggle and --sheet must name different files")
+    for flag, path in (("--out", args.out), ("--kaggle", args.kaggle), ("--sheet", args.sheet)):
+        if path is not None and path.is_dir():
+            raise PipelineError(f"{flag}: {path} is a folder; name a file (e.g. {path / 'predictions.csv'})")
+        if path is not None:
+            check_writable(path.parent)  # before any photo is read, not after all of them are predicted
 
 
 def _say(message: str) -> None:
@@ -546,8 +545,6 @@ def run(args: argparse.Namespace) -> None:
         raise PipelineError(f"{args.model}: its classes {list(classes)} have no dog, so no Kaggle submission")
 
     out = args.out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
     skipped: list[Skipped] = []
     test_ids: dict[int, tuple[float, str]] = {}
     skipped_ids: dict[int, str] = {}
@@ -563,7 +560,7 @@ def run(args: argparse.Namespace) -> None:
 
     start = time.perf_counter()
     try:
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_path(out) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(csv_header(classes))
             for prediction in predict_paths(model, meta, walk, args.device, args.batch_size,
@@ -577,12 +574,9 @@ def run(args: argparse.Namespace) -> None:
                     if i in test_ids and abs(test_ids[i][0] - p_dog) > 1e-6:
                         conflicts.append(f"{test_ids[i][1]} and {prediction.file}")
                     test_ids.setdefault(i, (p_dog, prediction.file))
-        os.replace(tmp, out)
     except KeyboardInterrupt:
         print(f"interrupted; {out} was not written", file=sys.stderr)
         sys.exit(130)
-    finally:
-        tmp.unlink(missing_ok=True)
     seconds = time.perf_counter() - start
     _atomic_csv(skipped_path(out), SKIPPED_COLUMNS, ((s.file, s.reason) for s in skipped))
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .files import write_text
+
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = ("fixmatch",)  # shown when the experiment ran it (older commits did not)
 GROUP_KEYS = ("data_source", "image_size", "profile", "strategy")
@@ -268,8 +270,7 @@ def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[s
                  "at its step budget; the difference to the faithful GAN (published recipe, same data, size and GAN "
                  "budget) is paired by seed. Selection used validation only; each model read the test set once.\n\n"
                  + render_ablation(ablation(runs), improved))
-    markdown.parent.mkdir(parents=True, exist_ok=True)
-    markdown.write_text(text)
+    write_text(markdown, text)
     if summaries:
         plot(summaries, figure)
     return text

@@ -9,6 +9,7 @@ from typing import Any
 from .artifacts import CLASSES
 from .config import BaselineConfig, FixMatchConfig, GanConfig, ModelConfig, TrainConfig
 from .evaluation import Evaluation
+from .files import atomic_path, write_text
 
 
 # Keys that set a run's length or bookkeeping, not its recipe.
@@ -58,14 +59,12 @@ def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def write_confusion(path: Path, labels: list[int], predictions: list[int]) -> None:
     """One row per test image (actual, predicted): DVC's `confusion` plot template counts them."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(("actual", "predicted"))
         for y, p in zip(labels, predictions):

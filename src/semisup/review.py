@@ -38,6 +38,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from .cli import run_stage
 from .curated_list import COLUMNS, SETTINGS, CuratedItem, read_curated, write_curated
 from .errors import PipelineError
+from .files import atomic_path
 from .sources import iter_entries, parse_name
 
 LABELS = ("cat", "dog")
@@ -135,16 +136,14 @@ def render_sheet(candidates: Sequence[Candidate], thumb: int, columns: int | Non
 
 def save_png(image: Image.Image, path: Path, max_kb: int = 0) -> None:
     """Save as PNG; with `max_kb`, fall back to 256 colours and then shrink until the file fits (for the README)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, optimize=True)
-    if not max_kb or path.stat().st_size <= max_kb * 1000:
-        return
-    current = image
-    while True:
-        current.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
-        if path.stat().st_size <= max_kb * 1000 or current.width < 200:
-            return
-        current = current.resize((int(current.width * 0.9), int(current.height * 0.9)), Image.Resampling.LANCZOS)
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG", optimize=True)
+        current = image
+        while max_kb and tmp.stat().st_size > max_kb * 1000 and current.width >= 200:
+            current.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(tmp, format="PNG", optimize=True)
+            if tmp.stat().st_size <= max_kb * 1000:
+                break
+            current = current.resize((int(current.width * 0.9), int(current.height * 0.9)), Image.Resampling.LANCZOS)
 
 
 def make_sheets(source: str | Path, label: str, out: Path, first: int = 0, count: int = 200, per_sheet: int = 48,

@@ -11,6 +11,7 @@ from dvclive import Live
 from .artifacts import save_model
 from .config import Params
 from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
+from .files import check_writable
 from .loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
 from .training import Checkpoint, LabeledData, TrainResult, fingerprint
 
@@ -29,6 +30,9 @@ def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | No
     torch.backends.cudnn.benchmark = not params.train.deterministic  # cuDNN's autotuner picks the fastest kernels
     checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"),
                             writer=ranks.is_main)
+    if ranks.is_main:  # before any work: a read-only models/ found after training would lose the training
+        check_writable("models", "checkpoints", f"dvclive/{method}", *(["plots/generated"] if method == "gan" else []))
+        checkpoint.hold()
     live = Live(dir=f"dvclive/{method}", dvcyaml=False, save_dvc_exp=False) if ranks.is_main else None
     return Execution.from_config(params.train, device, ranks), checkpoint, live
 

@@ -64,8 +64,8 @@ def iter_entries(source: str | Path) -> Iterator[Entry]:
     path = Path(source)
     if not path.exists():
         raise PipelineError(f"data.source: {str(source)!r} does not exist. {KAGGLE_HINT}")
-    if path.is_dir():
-        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+    if path.is_dir():  # a broken symlink is a file that cannot be read: reported, never silently left out
+        for child in sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()):
             rel = child.relative_to(path).as_posix()
             yield from file_entries(child, rel)
         return
@@ -117,3 +117,29 @@ def _reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], byt
         return archive.read(info)
 
     return read
+
+
+# ------------------------------------------------------------------------------------------------------ fingerprint
+
+
+def fingerprint_source(source: str | Path) -> dict[str, object]:
+    """What identifies the data source's content, for DVC to re-run `prepare` when it changes at the same path: the
+    SHA-256 of the file (Kaggle's zip, `train.zip`), or of every file's relative path and content in a folder; the
+    stand-in data is identified by its params and generator code, which `prepare` already depends on."""
+    import hashlib
+
+    if str(source) == "synthetic":
+        return {"source": "synthetic"}
+    path = Path(source)
+    if not path.exists():
+        raise PipelineError(f"data.source: {source!r} does not exist. {KAGGLE_HINT}")
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    digest, total = hashlib.sha256(), 0
+    for f in files:
+        if path.is_dir():
+            digest.update(f"{f.relative_to(path).as_posix()}\0".encode())
+        with f.open("rb") as handle:
+            while chunk := handle.read(1 << 22):
+                digest.update(chunk)
+                total += len(chunk)
+    return {"source": str(source), "files": len(files), "bytes": total, "sha256": digest.hexdigest()}

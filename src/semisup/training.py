@@ -15,6 +15,9 @@ import copy
 import hashlib
 import json
 import math
+import os
+import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,11 +30,13 @@ from torchvision.utils import save_image
 from tqdm import tqdm
 
 from . import losses
+from .artifacts import refused_code
 from .config import Params
 from .ema import evaluated, make_ema
 from .errors import PipelineError
 from .evaluation import Evaluation, evaluate
 from .execution import Execution, all_ranks_mean
+from .files import atomic_path
 from .models import Classifier, Generator, to_unit_range
 from .schedules import make_scheduler
 
@@ -75,23 +80,83 @@ class TrainResult:
         return {k: v for k, v in asdict(self).items() if k not in ("classifier_state", "generator_state", "history")}
 
 
-def fingerprint(params: Params, method: str, labeled_csv: Path) -> str:
-    """Identifies a run for resuming: the params this method reads plus the labelled set it was given."""
-    relevant = {k: v for k, v in asdict(params).items() if k in ("seed", "image_size", "data", "labeled", "loader", "train", method)}
-    blob = json.dumps(relevant, sort_keys=True) + hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
+def stage_params(stage: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str] | None:
+    """The params a stage declares in dvc.yaml (`model`, `gan`, `data.source`, ...), or None when it is not there."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(dvc_yaml.read_text())["stages"][stage]["params"]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+    return [p for p in spec if isinstance(p, str)]
+
+
+def fingerprint(params: Params, method: str, labeled_csv: Path, dvc_yaml: Path = Path("dvc.yaml")) -> str:
+    """Identifies a run for resuming: every param the method's stage declares in dvc.yaml (all params when the
+    stage is not found, so nothing it reads is ever left out) plus the labelled set it was given."""
+    values = asdict(params)
+    keys = stage_params(f"train_{method}", dvc_yaml) or sorted(values)
+    relevant = {}
+    for key in keys:
+        node = values
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        relevant[key] = node
+    blob = json.dumps(relevant, sort_keys=True, default=str) + hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class Checkpoint:
-    """Last-epoch state in a file outside DVC's outputs (so DVC never deletes it and keeps its run cache)."""
+    """Last-epoch state in a file outside DVC's outputs (so DVC never deletes it and keeps its run cache).
+
+    Written atomically (`files.atomic_path`), read with `weights_only=True` (tensors and plain values only: a
+    crafted file cannot run code), and a file that cannot be read (a power cut, a full disk) is moved aside with one
+    line and training starts fresh. `hold()` locks it for one run at a time."""
 
     def __init__(self, path: Path, key: str, writer: bool = True):
         self.path, self.key, self.writer = path, key, writer  # every rank reads; only rank 0 writes
+        self._lock = None
+
+    def hold(self) -> None:
+        """An exclusive lock on this checkpoint for this run (the writer rank): a second run of the same method in
+        the same folder (a hand run beside `dvc repro`) stops at once, naming the first, instead of resuming from
+        and overwriting its checkpoint. The lock ends with the process, however it ends."""
+        import fcntl
+
+        if not self.writer or self._lock is not None:
+            return
+        lock = self.path.with_name(self.path.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a+", encoding="utf-8")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise PipelineError(f"{self.path}: {holder} is training this method in this folder; wait for it to end "
+                                "or stop it, then rerun (two runs would resume from and overwrite one checkpoint)")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} (`{' '.join(sys.argv)}`, started {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+        handle.flush()
+        self._lock = handle
 
     def load(self, device: torch.device) -> dict[str, Any] | None:
         if not self.path.is_file():
             return None
-        state = torch.load(self.path, map_location=device, weights_only=False)
+        try:
+            state = torch.load(self.path, map_location=device, weights_only=True)
+            if not isinstance(state, dict):
+                raise ValueError("not a dict")
+        except Exception as exc:  # noqa: BLE001 - truncated, corrupt or unsafe: never resume from it
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+            if self.writer:
+                self.path.replace(aside)
+            why = "holds objects other than tensors and plain values" if refused_code(exc) \
+                else f"cannot be read ({type(exc).__name__})"
+            print(f"{self.path}: {why}; moved aside to {aside.name}, starting fresh")
+            return None
         if state.get("key") != self.key:
             print(f"{self.path}: params or data changed since this checkpoint; starting fresh")
             return None
@@ -100,23 +165,52 @@ class Checkpoint:
     def save(self, state: dict[str, Any]) -> None:
         if not self.writer:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        torch.save({**state, "key": self.key}, tmp)
-        tmp.replace(self.path)  # atomic: an interrupt never leaves half a checkpoint
+        with atomic_path(self.path) as tmp:  # an interrupt or a full disk never leaves half a checkpoint
+            torch.save({**state, "key": self.key}, tmp)
+
+    @property
+    def kept(self) -> Path:
+        """Copies of outputs drawn during the run (the GAN's grids), restored on resume."""
+        return self.path.with_name(f"{self.path.stem}-kept")
+
+    def keep(self, output: Path) -> None:
+        if self.writer:
+            self.kept.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(output, self.kept / output.name)
+
+    def restore_kept(self, into: Path) -> None:
+        if self.kept.is_dir():
+            into.mkdir(parents=True, exist_ok=True)
+            for saved in sorted(self.kept.iterdir()):
+                if not (into / saved.name).exists():
+                    shutil.copyfile(saved, into / saved.name)
 
     def remove(self) -> None:
         if self.writer:
             self.path.unlink(missing_ok=True)
+            shutil.rmtree(self.kept, ignore_errors=True)
+        if self._lock is not None:
+            self._lock.close()  # closing releases the lock
+            self._lock = None
+
+
+EXPLODED = 1e4  # a cross-entropy-type loss this large means logits of that size: the run is blowing up
 
 
 def check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -> None:
+    """Stop on a NaN or infinite loss (training or validation), saying exactly what is kept; warn when a loss has
+    exploded without becoming infinite (an lr of 1000 trains to chance with losses near 1e8)."""
     bad = [k for k, v in values.items() if not math.isfinite(v)]
     if bad:
-        raise PipelineError(
-            f"epoch {epoch}: loss {', '.join(bad)} is NaN or infinite: training diverged. The last good state is kept in "
-            f"{checkpoint.path} (epoch {epoch - 1}); lower the learning rate or change the seed, then rerun"
-        )
+        kept = (f"{checkpoint.path} keeps the state saved before this epoch, but rerunning with the same params "
+                "resumes from it and diverges again" if checkpoint.path.is_file() else "no checkpoint was kept")
+        raise PipelineError(f"epoch {epoch}: {', '.join(bad)} is NaN or infinite: training diverged and no model "
+                            f"was written; {kept}. Lower the learning rate or change the seed, then rerun (changed "
+                            "params start fresh)")
+    big = {k: v for k, v in values.items() if abs(v) > EXPLODED}
+    if big:
+        print("warning: epoch {}: {} exploded (over {:.0e}): the learning rate is probably too high; the run goes on, "
+              "but expect chance accuracy".format(epoch, ", ".join(f"{k}={v:.3g}" for k, v in big.items()), EXPLODED))
 
 
 class Best:
@@ -202,6 +296,7 @@ def train_baseline(params: Params, data: LabeledData, device: torch.device, chec
             if main:
                 judged = evaluated(model, ema)
                 val = validate(judged, data, params, exe.amp)
+                check_finite({"val_loss": val.loss}, epoch, checkpoint)
                 row = {"epoch": epoch, "train_loss": train_loss, "val_accuracy": val.accuracy, "val_loss": val.loss}
                 best.update(val.accuracy, val.loss, epoch, judged)
                 history.append(row)
@@ -348,6 +443,8 @@ def train_gan(
         images_seen, total = state["images"], state["steps"]
         replay(live, history)
         print(f"resuming the GAN at epoch {start}")
+        if exe.ranks.is_main:
+            checkpoint.restore_kept(samples_dir)  # DVC deleted the stage's outputs, grids included, before rerunning
     main = exe.ranks.is_main
     if main:
         samples_dir.mkdir(parents=True, exist_ok=True)
@@ -376,6 +473,7 @@ def train_gan(
         if main:
             judged = evaluated(gan.classifier, gan.ema)
             val = validate(judged, data, params, exe.amp)
+            check_finite({"val_loss": val.loss}, epoch, checkpoint)
             best.update(val.accuracy, val.loss, epoch, judged, gan.generator)
             row = {"epoch": epoch, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
             history.append(row)
@@ -383,7 +481,9 @@ def train_gan(
             print(f"gan epoch {epoch}/{cfg.epochs}: " + " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
                   + f" (best epoch {best.epoch})")
             if epoch % cfg.grid_every == 0 or epoch == cfg.epochs:
-                _save_grid(gan.generator, gan.fixed_z, samples_dir / f"epoch_{epoch:03d}.png")
+                grid = samples_dir / f"epoch_{epoch:03d}.png"
+                _save_grid(gan.generator, gan.fixed_z, grid)
+                checkpoint.keep(grid)
         if epoch % cfg.checkpoint_every == 0 or epoch == cfg.epochs:
             checkpoint.save({**gan.state_dict(), "best": best.state(), "rng": torch.get_rng_state(), "epoch": epoch,
                              "history": history, "seconds": seconds, "images": images_seen, "steps": total})
@@ -396,7 +496,8 @@ def train_gan(
 def _save_grid(generator: Generator, z: torch.Tensor, path: Path) -> None:
     was_training = generator.training
     generator.eval()
-    save_image(to_unit_range(generator(z)).float(), path, nrow=8)
+    with atomic_path(path) as tmp:
+        save_image(to_unit_range(generator(z)).float(), tmp, nrow=8, format="png")
     generator.train(was_training)
 
 

@@ -1,0 +1,30 @@
+"""Stage `source`: the data source's content fingerprint (data/source.json), so that a new archive at the same path
+re-runs `prepare` and everything after it. DVC runs this stage every time (`always_changed`); when the content is
+unchanged its output is too, and nothing downstream re-runs.
+
+    python stages/source.py         # as run by `dvc repro`; reads data.source from params.yaml
+"""
+import json
+import time
+from pathlib import Path
+
+from semisup.cli import run_stage
+from semisup.config import load_params
+from semisup.files import write_text
+from semisup.sources import fingerprint_source
+
+
+def main() -> None:
+    params = load_params()
+    began = time.perf_counter()
+    fingerprint = fingerprint_source(params.data.source)
+    write_text(Path("data/source.json"), json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")
+    if "sha256" in fingerprint:
+        print(f"source: {params.data.source}: {fingerprint['bytes'] / 1e6:,.1f} MB in {fingerprint['files']} file(s), "
+              f"sha256 {fingerprint['sha256'][:16]}… ({time.perf_counter() - began:.1f} s)")
+    else:
+        print("source: the stand-in data (identified by data.synthetic.* and the generator's code)")
+
+
+if __name__ == "__main__":
+    run_stage(main)
