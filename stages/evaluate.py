@@ -3,6 +3,7 @@
     python stages/evaluate.py      # writes metrics/{baseline,gan,fixmatch,summary}.json and plots/confusion/*.csv
 """
 import json
+import math
 from pathlib import Path
 
 from semisup.artifacts import load_model
@@ -28,6 +29,10 @@ def main() -> None:
         write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
               f"(best validation epoch {meta['train']['best_epoch']})")
+        if results[method]["test_loss_absurd"]:
+            print(f"warning: {method}: test loss {test.loss:.4g} is absurd for {len(test.confusion)} classes (chance: "
+                  f"{math.log(len(test.confusion)):.2f}); its eval-mode BatchNorm statistics are probably broken "
+                  "(try train.recalibrate_bn or train.ema): do not trust its accuracy")
     base = results["baseline"]
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     gain = {m: 100 * (results[m]["test_accuracy"] - base["test_accuracy"]) for m in ("gan", "fixmatch")}

@@ -34,3 +34,11 @@ def test_scheduler_drives_the_optimizer():
 def test_unknown_schedule_names_the_param():
     with pytest.raises(ValueError, match="train.schedule"):
         lr_factor(0, 10, "linear", 0)
+
+
+def test_fixmatch_cosine_ends_at_cos_7pi_16():
+    """FixMatch's schedule (Sohn et al. 2020): lr * cos(7 pi k / 16 K), not a decay to 0."""
+    assert lr_factor(0, 100, "fixmatch_cosine", 0) == 1.0
+    assert lr_factor(50, 100, "fixmatch_cosine", 0) == pytest.approx(math.cos(7 * math.pi / 32))
+    assert lr_factor(100, 100, "fixmatch_cosine", 0) == pytest.approx(math.cos(7 * math.pi / 16))  # 0.195
+    assert lr_factor(100, 100, "cosine", 0) == pytest.approx(0.0)

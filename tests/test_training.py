@@ -315,3 +315,45 @@ def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
     model.net.bn1.running_mean.fill_(100.0)
     validate(model, data, off, amp=False)
     assert model.net.bn1.running_mean[0].item() == 100.0  # published: the running estimates as they are
+
+
+# ------------------------------------------------------------------------------------------- BatchNorm and FixMatch
+
+
+def test_calibration_batches_weigh_every_image_alike():
+    from semisup.training import calibration_batches
+
+    sizes = [len(b) for b in calibration_batches(torch.zeros(1024, 1), 250)]
+    assert sum(sizes) == 1024 and max(sizes) <= 250 and max(sizes) - min(sizes) <= 1  # not 4 x 250 + 24
+    assert [len(b) for b in calibration_batches(torch.zeros(7, 1), 250)] == [7]
+
+
+@pytest.mark.parametrize("passes, updating", [("separate", [6, 4, 4, 4]), ("real_joint", [10])])
+def test_which_passes_move_the_running_statistics(passes, updating):
+    """`separate`: the labelled and unlabelled passes and two passes over generated images (the classifier's and
+    the generator's through it) fold into BatchNorm's running statistics, half of them generated; `real_joint`:
+    only the real images'."""
+    from semisup.execution import Execution
+    from semisup.training import GanStep
+
+    params = tiny_params(passes=passes)
+    gan = GanStep(params, Execution(torch.device("cpu")), total_steps=10)
+    seen = []
+    gan.classifier.net.bn1.register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].shape[0]) if m.training and m.momentum != 0 else None)
+    data = tiny_data()
+    gan.step(data.x_labeled, data.y_labeled, torch.rand(4, 3, SIZE, SIZE))
+    assert seen == updating
+
+
+def test_fixmatch_decays_kernels_only():
+    from semisup.fixmatch import decay_groups
+    from semisup.models import Classifier
+
+    model = Classifier()
+    kernels, others = decay_groups(model, 5e-4)
+    assert kernels["weight_decay"] == 5e-4 and others["weight_decay"] == 0.0
+    assert all(p.ndim > 1 for p in kernels["params"]) and all(p.ndim == 1 for p in others["params"])
+    bn = model.net.bn1
+    assert any(p is bn.weight for p in others["params"]) and any(p is model.net.fc.bias for p in others["params"])
+    assert len(kernels["params"]) + len(others["params"]) == len(list(model.parameters()))

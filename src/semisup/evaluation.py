@@ -1,6 +1,7 @@
 """Accuracy, loss and confusion on a held-out set, every image counted exactly once."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -15,6 +16,15 @@ class Evaluation:
     count: int
     confusion: list[list[int]]  # rows: true class, columns: predicted class
     probabilities: torch.Tensor  # [N, K] on the CPU
+
+
+ABSURD_LOSS_FACTOR = 10  # a mean loss 10x chance's (ln K) means many confidently wrong answers
+
+
+def absurd_loss(loss: float, classes: int) -> bool:
+    """A held-out loss no sound network gives (e.g. 865.9 for 2 classes, where chance is 0.69): the usual cause is
+    eval-mode BatchNorm statistics far from the batches the network trained on. Its accuracy is not to be trusted."""
+    return not math.isfinite(loss) or loss > ABSURD_LOSS_FACTOR * math.log(classes)
 
 
 @torch.no_grad()

@@ -29,6 +29,14 @@ if TYPE_CHECKING:  # DVCLive is needed by the stages that log, not to train (the
     from dvclive import Live
 
 
+def decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on convolution and linear kernels only, as FixMatch's reference code does; BatchNorm's scales
+    and shifts and the biases are not decayed."""
+    kernels = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": kernels, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+
+
 def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
     """`batch` distinct labelled images per step when the set is large enough, otherwise drawn with replacement."""
     if batch <= n:  # drawn on the generator's device: no host-device copy inside the step
@@ -53,9 +61,10 @@ def train_fixmatch(
     torch.manual_seed(params.seed)
     model = exe.place(Classifier(stem=params.model.stem))
     step_model = exe.trainable(model)
-    optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay,
+    optimizer = torch.optim.SGD(decay_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
                                 nesterov=cfg.momentum > 0)
-    scheduler = make_scheduler(optimizer, cfg.epochs * steps_per_epoch, t.schedule, t.warmup_steps)
+    schedule = "fixmatch_cosine" if t.schedule == "cosine" else t.schedule
+    scheduler = make_scheduler(optimizer, cfg.epochs * steps_per_epoch, schedule, t.warmup_steps)
     ema = make_ema(model, t.ema)
     strong = strong_augmenter(cfg.rand_augment_ops, cfg.rand_augment_magnitude)
     picks = torch.Generator(device=data.y_labeled.device)

@@ -8,7 +8,7 @@ from typing import Any
 
 from .artifacts import CLASSES
 from .config import BaselineConfig, FixMatchConfig, GanConfig, ModelConfig, TrainConfig
-from .evaluation import Evaluation
+from .evaluation import Evaluation, absurd_loss
 from .files import atomic_path, write_text
 
 
@@ -42,6 +42,7 @@ def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
     return {
         "test_accuracy": round(test.accuracy, 6),
         "test_loss": round(test.loss, 6),
+        "test_loss_absurd": absurd_loss(test.loss, len(test.confusion)),  # see evaluation.absurd_loss
         "test_images": test.count,
         "val_accuracy": round(train["val_accuracy"], 6),
         "best_epoch": train["best_epoch"],

@@ -233,13 +233,19 @@ class Best:
         self.accuracy, self.loss, self.epoch, self.states = state["accuracy"], state["loss"], state["epoch"], state["states"]
 
 
+def calibration_batches(x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, ...]:
+    """Batches of near-equal size (at most `batch_size`, differing by at most one image): `update_bn` averages
+    batches with equal weight, so a 24-image remainder must not count as much as a full batch of 250."""
+    return x.tensor_split(max(1, math.ceil(x.shape[0] / batch_size)))
+
+
 @torch.no_grad()
 def validate(judged: nn.Module, data: LabeledData, params: Params, amp: bool) -> Evaluation:
     """Validation of the network that selection and the test see. With `train.recalibrate_bn`, its BatchNorm running
     statistics are first recomputed from real images (torch's `update_bn`, as for averaged weights): the running
     estimates trail weights that moved since, and in the published loop they also fold in generated images."""
     if params.train.recalibrate_bn > 0 and data.x_calibration is not None:
-        update_bn(data.x_calibration.split(params.loader.eval_batch_size), judged)
+        update_bn(calibration_batches(data.x_calibration, params.loader.eval_batch_size), judged)
     return evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
 
 
@@ -331,7 +337,8 @@ def classifier_passes(classifier: nn.Module, x_labeled: torch.Tensor, x_unlabele
                       scheme: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Logits of the labelled, unlabelled and generated batches. In train mode BatchNorm normalises each pass with
     its own batch statistics and folds them into the running statistics that evaluation uses: `separate` is the
-    published three passes (a third of the running statistics then come from generated images), `joint` one pass
+    published three passes (half of the running-statistics updates then come from generated images: the classifier's
+    pass over them and the generator's pass through the classifier), `joint` one pass
     over all three (every batch normalised alike), `real_joint` one pass over the real images and one over the
     generated that leaves the running statistics alone, so evaluation normalises with real images' statistics."""
     if scheme == "separate":
