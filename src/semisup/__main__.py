@@ -13,23 +13,34 @@ from typing import Sequence
 
 from .cli import run_stage
 
-# command -> module with HELP, add_arguments(parser) and run(args)
-COMMANDS = {"predict": "semisup.predict", "bench": "semisup.bench", "gpu-check": "semisup.gpucheck"}
+# command -> (module with add_arguments(parser) and run(args), one line of help). Only the chosen command's module is
+# imported, so `--help` and a mistyped command answer at once instead of after loading PyTorch and DALI.
+COMMANDS = {
+    "predict": ("semisup.predict", "predict cat or dog for photos (folders, zips, single files): a CSV, a Kaggle "
+                                   "submission, a contact sheet"),
+    "bench": ("semisup.bench", "time data loading, a baseline step, a GAN step and a GAN epoch against the device's "
+                               "FLOP floor"),
+    "gpu-check": ("semisup.gpucheck", "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: "
+                                      "tests, bench, 224-px training; report rebuilds its tables"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
+    """Every command with its help line; only `chosen` gets its arguments (and its module imported)."""
     parser = argparse.ArgumentParser(prog="python -m semisup", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        command = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command)
+    for name, (module_name, help_line) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_line, description=help_line)
+        if name == chosen:
+            importlib.import_module(module_name).add_arguments(command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
+    module = importlib.import_module(COMMANDS[args.command][0])
     run_stage(lambda: module.run(args))
 
 

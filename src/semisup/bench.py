@@ -37,7 +37,6 @@ from .execution import Execution
 from .files import write_text
 from .loaders import UnlabeledStream, dali_available, resolve_device, unlabeled_files
 
-HELP = "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"
 LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
 PUBLISHED_UNLABELED = 35_000
 VARIANTS = {  # name -> (train.* and gan.* overrides)

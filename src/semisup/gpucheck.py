@@ -35,7 +35,6 @@ from typing import Any, Callable
 
 from .files import write_text
 
-HELP = "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: tests, bench, 224-px training"
 
 MIB = 1024 * 1024
 CALL_LIMIT = 64 * MIB  # working tree + carried paths, per device call

@@ -41,7 +41,6 @@ from .images import as_rgb_jpeg, inspect_image
 from .loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs, placement
 from .sources import Entry, file_entries, iter_entries
 
-HELP = "predict cat or dog for photos (folders, zips, single files): a CSV, a Kaggle submission, a contact sheet"
 SAMPLE_NAMES = ("samplesubmission.csv", "sample_submission.csv")  # Kaggle's original and Redux editions
 KAGGLE_FORMATS = ("label", "probability")
 SKIPPED_COLUMNS = ("file", "reason")
