@@ -1,6 +1,7 @@
-"""`python -m semisup COMMAND ...`: the user-facing commands (the pipeline's stages run through `dvc repro`).
+"""`semisup COMMAND ...` (or `python -m semisup`): the user-facing commands (the pipeline's stages run through
+`dvc repro`).
 
-    python -m semisup predict models/gan.pt data/raw/dogs-vs-cats.zip --out predictions.csv --kaggle submission.csv
+    semisup predict models/gan.pt data/raw/dogs-vs-cats.zip --out predictions.csv --kaggle submission.csv
 
 A problem the user can fix (a wrong model file, a missing photo folder, ...) is one `error:` line and exit code 2.
 """
@@ -20,6 +21,12 @@ COMMANDS = {
                                    "submission, a contact sheet"),
     "bench": ("semisup.bench", "time data loading, a baseline step, a GAN step and a GAN epoch against the device's "
                                "FLOP floor"),
+    "review": ("semisup.review", "contact sheets, a click-to-pick page and the curated list: choose labelled photos "
+                                 "by eye"),
+    "params": ("semisup.params", "regenerate params.yaml from conf/ with Hydra overrides (profile=paper seed=1 ...)"),
+    "report": ("semisup.report", "every commit's experiments into metrics/report.md and .png (after a sweep)"),
+    "ci-review": ("semisup.ci_review", "Markdown for a pull request: metrics and params diff against a base commit, "
+                                       "plus the report"),
     "gpu-check": ("semisup.gpucheck", "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: "
                                       "tests, bench, 224-px training; report rebuilds its tables"),
 }
@@ -27,7 +34,7 @@ COMMANDS = {
 
 def build_parser(chosen: str | None = None) -> argparse.ArgumentParser:
     """Every command with its help line; only `chosen` gets its arguments (and its module imported)."""
-    parser = argparse.ArgumentParser(prog="python -m semisup", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="semisup", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_line) in COMMANDS.items():
         command = sub.add_parser(name, help=help_line, description=help_line)

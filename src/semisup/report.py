@@ -274,3 +274,22 @@ def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[s
     if summaries:
         plot(summaries, figure)
     return text
+
+
+# ------------------------------------------------------------------------------------------------------- command
+
+
+def add_arguments(parser) -> None:
+    """`semisup report` takes no arguments: it reads every commit's experiments and writes metrics/report.*."""
+
+
+def run(args=None) -> None:
+    """Collect the experiments of every commit (a sweep queued before the latest commit still counts) into
+    metrics/report.md and metrics/report.png, and print the Markdown."""
+    import subprocess
+
+    import dvc.api
+
+    commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], capture_output=True, text=True).stdout or 1)
+    runs = runs_from_exp_show(dvc.api.exp_show(num=commits))
+    print(write_report(runs, Path("metrics/report.md"), Path("metrics/report.png"), improved_recipes()))

@@ -363,7 +363,13 @@ def _check_label(label: str, flag: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m semisup.review", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    add_arguments(parser)
+    return parser
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The review tool's actions (also `semisup review ...`)."""
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = sub.add_parser("sheets", help="contact sheets, a choices file and a click-to-pick web page for one class")
     s.add_argument("--source", required=True, help="Kaggle zip, train.zip or a folder")
     s.add_argument("--label", required=True, choices=LABELS)
@@ -385,15 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--thumb", type=int, default=128)
     o.add_argument("--columns", type=int, default=None)
     o.add_argument("--max-kb", type=int, default=0, help="shrink the PNG until it is at most this size (0: no limit)")
-    return parser
 
 
-def _run(argv: Sequence[str] | None) -> None:
-    args = build_parser().parse_args(argv)
-    if args.command == "sheets":
+def run(args: argparse.Namespace) -> None:
+    if args.action == "sheets":
         pages = make_sheets(args.source, args.label, args.out, args.first, args.count, args.per_sheet, args.thumb, args.curated)
         print(f"wrote {len(pages)} sheets, choices_{args.label}.csv and index.html to {args.out}")
-    elif args.command == "apply":
+    elif args.action == "apply":
         items, warnings = apply_choices(args.choices, args.curated, args.size)
         print(f"{args.curated}: {len(items)} images")
         for label, by_setting in summarize(items).items():
@@ -406,7 +410,7 @@ def _run(argv: Sequence[str] | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    run_stage(lambda: _run(argv))
+    run_stage(lambda: run(build_parser().parse_args(argv)))
 
 
 if __name__ == "__main__":
