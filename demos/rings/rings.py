@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from semisup.cli import run_stage
-from semisup.rings import load_rings_params, run_demo, write_figures
+from ssl_rings import load_rings_params, run_demo, write_figures
 
 HERE = Path(__file__).resolve().parent
 

@@ -1,6 +1,6 @@
 """Build frozen dataclasses from parsed YAML, checking every key and type; messages name the key and what is allowed.
 
-Shared by the pipeline's params (`config.py`) and the two-rings demo's (`rings.py`).
+Shared by the pipeline's params (`config.py`) and the two-rings demo's (`demos/rings/ssl_rings.py`).
 """
 from __future__ import annotations
 

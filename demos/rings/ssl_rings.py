@@ -41,9 +41,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
-from .typed import build, read_params_file, require
-from .losses import (
+from semisup.errors import ConfigError
+from semisup.typed import build, read_params_file, require
+from semisup.losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_loss,

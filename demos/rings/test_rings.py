@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from semisup import losses, rings
+import ssl_rings as rings
+from semisup import losses
 from semisup.errors import ConfigError
-from semisup.rings import (
+from ssl_rings import (
     RingsDataParams,
     load_rings_params,
     make_data,
@@ -21,7 +22,7 @@ from semisup.rings import (
     train_labeled_only,
 )
 
-DEMO = Path(__file__).resolve().parents[1] / "demos" / "rings"
+DEMO = Path(__file__).resolve().parent
 
 # One short run, measured on the demo's params.yaml with train.steps = 1000 (2-3 s on one CPU core): seed 6 is the
 # seed whose SGAN converges soonest, so 1000 steps suffice (it reads 1.000 from 800 steps on). The 10-seed numbers of
