@@ -1,6 +1,7 @@
 """Stage `evaluate`: each model's best-validation checkpoint is run once on the test set.
 
-    python stages/evaluate.py      # writes metrics/{baseline,gan,fixmatch,summary}.json and plots/confusion/*.csv
+    python stages/evaluate.py      # metrics/{baseline,gan,fixmatch,summary}.json (numbers only, what DVC compares),
+                                   # metrics/provenance.json, metrics/timings.json and plots/confusion/*.csv
 """
 import json
 import math
@@ -11,7 +12,7 @@ from semisup.cli import run_stage
 from semisup.config import load_params
 from semisup.evaluation import evaluate
 from semisup.loaders import load_labeled, resolve_device
-from semisup.reporting import method_metrics, write_confusion, write_json
+from semisup.reporting import method_metrics, method_provenance, method_timings, write_confusion, write_json
 
 METHODS = ("baseline", "gan", "fixmatch")
 
@@ -20,11 +21,12 @@ def main() -> None:
     params = load_params()
     device = resolve_device(params.train.device)
     x_test, y_test = load_labeled(Path("data/test"), params.image_size, device, num_threads=params.loader.num_threads)
-    results = {}
+    results, provenance, timings = {}, {}, {}
     for method in METHODS:
         model, meta = load_model(Path(f"models/{method}.pt"), device)
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
+        provenance[method], timings[method] = method_provenance(meta), method_timings(meta)
         write_json(Path(f"metrics/{method}.json"), results[method])
         write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
@@ -34,15 +36,20 @@ def main() -> None:
                   f"{math.log(len(test.confusion)):.2f}); its eval-mode BatchNorm statistics are probably broken "
                   "(try train.recalibrate_bn or train.ema): do not trust its accuracy")
     base = results["baseline"]
-    source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
-    gain = {m: 100 * (results[m]["test_accuracy"] - base["test_accuracy"]) for m in ("gan", "fixmatch")}
-    write_json(Path("metrics/summary.json"), {
-        "gain": round(gain["gan"], 2),  # GAN minus baseline, in percentage points of test accuracy
-        "gain_fixmatch": round(gain["fixmatch"], 2),  # FixMatch minus baseline
-        **{k: base[k] for k in ("profile", "strategy", "seed", "data_source", "image_size", "test_images")},
-        "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
+    gain = {m: results[m]["test_accuracy"] - base["test_accuracy"] for m in ("gan", "fixmatch")}
+    write_json(Path("metrics/summary.json"), {  # one row to compare runs by: names unique across the metrics files,
+        **{m: results[m]["test_accuracy"] for m in METHODS},  # so `dvc exp show` prints them without file prefixes
+        "gain": round(gain["gan"], 6),  # GAN minus baseline test accuracy, a fraction like the accuracies
+        "gain_fixmatch": round(gain["fixmatch"], 6),  # FixMatch minus baseline
     })
-    print(f"gain over the baseline: GAN {gain['gan']:+.2f} points, FixMatch {gain['fixmatch']:+.2f} points")
+    source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
+    write_json(Path("metrics/provenance.json"), {
+        **{k: provenance["baseline"][k] for k in ("profile", "strategy", "seed", "data_source", "image_size")},
+        "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
+        "recipe": {m: provenance[m]["recipe"] for m in METHODS},
+    })
+    write_json(Path("metrics/timings.json"), timings)
+    print(f"gain over the baseline: GAN {100 * gain['gan']:+.2f} points, FixMatch {100 * gain['fixmatch']:+.2f} points")
 
 
 if __name__ == "__main__":

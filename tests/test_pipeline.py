@@ -1,4 +1,6 @@
 """`dvc repro` and `dvc exp run` of the whole pipeline in a temporary git repository, on the `smoke` profile."""
+import csv
+import io
 import json
 import os
 import shutil
@@ -13,10 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".dvcignore", ".gitignore"]
 
 pytestmark = pytest.mark.slow
+# The README's first comparison command: per experiment, the seed, the test accuracies and the gains
+README_EXP_SHOW = ["dvc", "exp", "show", "--drop", ".*", "--keep", "^(Experiment|baseline|gan|fixmatch|gain.*|seed)$",
+                   "--precision", "3"]
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+def run(cmd: list[str], cwd: Path, check: bool = True, env: dict[str, str] | None = None) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           **(env or {})}
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert done.returncode == 0 or not check, f"{' '.join(cmd)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done.stdout + done.stderr
@@ -44,9 +50,14 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
         metrics = json.loads((repo / "metrics" / f"{method}.json").read_text())
         assert 0 <= metrics["test_accuracy"] <= 1
         assert metrics["test_images"] == 20
-        assert metrics["data_source"] == "synthetic" and metrics["image_size"] == 32 and metrics["profile"] == "smoke"
+        assert all(isinstance(v, (int, float)) for v in metrics.values()), metrics  # numbers only: DVC compares them
+    provenance = json.loads((repo / "metrics" / "provenance.json").read_text())
+    assert (provenance["data_source"], provenance["image_size"], provenance["profile"]) == ("synthetic", 32, "smoke")
+    assert set(json.loads((repo / "metrics" / "timings.json").read_text())) == {"baseline", "gan", "fixmatch"}
     summary = json.loads((repo / "metrics" / "summary.json").read_text())
-    assert "gain" in summary and "gain_fixmatch" in summary
+    assert set(summary) == {"baseline", "gan", "fixmatch", "gain", "gain_fixmatch"}
+    gan, base = (json.loads((repo / "metrics" / f"{m}.json").read_text())["test_accuracy"] for m in ("gan", "baseline"))
+    assert summary["gain"] == pytest.approx(gan - base, abs=1e-6)  # one unit: fractions of the test set
     manifest = (repo / "data" / "manifest.csv").read_text().splitlines()
     assert len(manifest) == 1 + 80 + 40 + 1  # header, labelled, test1, sampleSubmission.csv
     assert len(list((repo / "data" / "labeled").iterdir())) == 20
@@ -64,7 +75,7 @@ def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     for stage in ("curate", "train_baseline", "train_gan", "train_fixmatch", "evaluate"):
         assert f"Running stage '{stage}'" in out
     assert "representative" in (repo / "data" / "labeled.csv").read_text()
-    assert "representative" in (repo / "metrics" / "summary.json").read_text()
+    assert "representative" in (repo / "metrics" / "provenance.json").read_text()
 
 
 def test_improved_recipe_runs_end_to_end(repo):
@@ -74,10 +85,12 @@ def test_improved_recipe_runs_end_to_end(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", *[a for c in changes for a in ("-S", c)]], repo)
     assert "Stage 'prepare' didn't change, skipping" in out and "Running stage 'train_gan'" in out
     gan = json.loads((repo / "metrics" / "gan.json").read_text())
-    assert gan["recipe"] == "augment, ema=0.9, schedule=cosine, warmup_steps=1, batch_size=16, generator_loss=feature_matching, lr=0.0005, passes=joint"
+    recipe = json.loads((repo / "metrics" / "provenance.json").read_text())["recipe"]
+    assert recipe["gan"] == ("augment, ema=0.9, schedule=cosine, warmup_steps=1, batch_size=16, "
+                             "generator_loss=feature_matching, lr=0.0005, passes=joint")
     assert gan["steps"] == 4  # 2 epochs x 2 steps
     fixmatch = json.loads((repo / "metrics" / "fixmatch.json").read_text())
-    assert fixmatch["recipe"].startswith("augment, ema=0.9") and fixmatch["steps"] == 4
+    assert recipe["fixmatch"].startswith("augment, ema=0.9") and fixmatch["steps"] == 4
     assert "fixmatch" in run(["dvc", "metrics", "show"], repo)
 
 
@@ -145,8 +158,8 @@ def test_a_new_archive_at_the_same_path_reruns_prepare(repo, tmp_path):
     archive.write_bytes((tmp_path / "other.zip").read_bytes())
     changed = run(["dvc", "exp", "run", *overrides], repo)
     assert "Running stage 'prepare'" in changed and "Running stage 'evaluate'" in changed
-    summary = json.loads((repo / "metrics" / "summary.json").read_text())
-    assert summary["data_sha256"] == hashlib_of(archive)
+    provenance = json.loads((repo / "metrics" / "provenance.json").read_text())
+    assert provenance["data_sha256"] == hashlib_of(archive)
     run(["git", "checkout", "params.yaml"], repo)
     run(["dvc", "checkout", "--force"], repo)
 
@@ -173,3 +186,19 @@ def test_queued_two_seed_sweep_and_report(repo):
     assert "| synthetic | 32 px | smoke | batch_size=16 | random | 2 (0,1) |" in report, report
     assert (repo / "metrics" / "report.png").is_file()
     run(["dvc", "queue", "stop"], repo, check=False)  # idle workers may already be gone
+
+    # `dvc exp show --csv`: test accuracy of each method and the gains, as numbers, for both experiments
+    rows = list(csv.DictReader(io.StringIO(run(["dvc", "exp", "show", "--csv"], repo))))
+    experiments = [r for r in rows if r.get("typ") == "branch_commit" or (r.get("Experiment") or "").strip()]
+    columns = rows[0].keys()
+    for name in ("baseline.json:test_accuracy", "gan.json:test_accuracy", "fixmatch.json:test_accuracy",
+                 "summary.json:gain", "summary.json:gain_fixmatch"):
+        column = next((c for c in columns if c.endswith(name) or c == name.split(":")[1]), None)
+        assert column, (name, list(columns))
+        values = [float(r[column]) for r in experiments if r[column] not in ("", "-", "!")]
+        assert len(values) >= 2, (name, experiments)
+    # the README's comparison command: a table that fits a 100-column terminal
+    shown = run(README_EXP_SHOW, repo, env={"COLUMNS": "100"})
+    header = next(line for line in shown.splitlines() if "Experiment" in line).split()
+    assert sorted(header) == ["Experiment", "baseline", "fixmatch", "gain", "gain_fixmatch", "gan", "seed"], shown
+    assert max(len(line.rstrip()) for line in shown.splitlines()) <= 100, shown

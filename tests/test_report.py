@@ -112,3 +112,26 @@ def test_arms_are_named_relative_to_the_improved_profile():
     assert arm_name("stem=small, " + gan, gan) == "improved + stem=small"
     assert arm_name("lr=0.1", gan) == "lr=0.1"  # too far from improved to name by difference
     assert arm_name("ema=0.9", None) == "ema=0.9"
+
+
+def params_row(name, seed, base, gan, lr=0.002):
+    """A run since the metrics files hold numbers only: what it was measured on comes from its params columns."""
+    r = {"Experiment": name, "rev": name[:7], "typ": "branch_commit",
+         "metrics/baseline.json:test_accuracy": base, "metrics/gan.json:test_accuracy": gan,
+         "params.yaml:seed": seed, "params.yaml:image_size": 64, "params.yaml:profile": "improved",
+         "params.yaml:data.source": "/data/128px.zip", "params.yaml:labeled.strategy": "random",
+         "gan.lr": lr, "params.yaml:train.ema": 0.99, "train.augment": "False", "gan.batch_size": 64.0}
+    # as exp_show gives them: prefixed only where a metric shares the name, booleans as strings, numbers as floats
+    return r
+
+
+def test_numbers_only_runs_are_grouped_by_their_params():
+    from semisup.report import params_of
+
+    assert params_of(params_row("a", 0, 0.5, 0.6))["labeled"] == {"strategy": "random"}
+    runs = runs_from_exp_show([params_row("a", 0, 0.50, 0.55), params_row("b", 1, 0.52, 0.60),
+                               params_row("c", 0, 0.50, 0.70, lr=0.0005)])
+    summaries = summarize(runs)
+    assert [s.runs for s in summaries] == [2, 1]  # another GAN lr is another recipe: never pooled
+    assert summaries[0].group == ("/data/128px.zip", 64, "improved", "random", "ema=0.99")
+    assert summaries[1].group[-1] == "ema=0.99, lr=0.0005" and runs[0].seed == 0 and runs[1].seed == 1

@@ -55,6 +55,8 @@ class GroupSummary:
 
 def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
     """Experiment rows that finished both methods; the workspace and commits are left to `dvc metrics show`."""
+    from .reporting import recipe_label
+
     runs = []
     for row in rows:
         if row.get("typ") not in ("branch_commit", "branch_base"):
@@ -65,13 +67,67 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
         for m in OPTIONAL:
             if isinstance(value := row.get(f"metrics/{m}.json:test_accuracy"), (int, float)):
                 acc[m] = value
-        meta = {k: row.get(f"metrics/baseline.json:{k}") for k in GROUP_KEYS}
+        params = params_of(row)
+        # Runs since the metrics files became numbers-only take these from their params; older ones from the metrics.
+        meta = {k: row.get(f"metrics/baseline.json:{k}", _param(params, PARAM_KEYS[k])) for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
-        recipe = {m: row.get(f"metrics/{m}.json:recipe") or "published" for m in acc}  # older runs: the published one
+        recipe = {m: row.get(f"metrics/{m}.json:recipe") or (recipe_label(params, m) if params else "published")
+                  for m in acc}  # runs older than the recipe label: the published one
         steps = {m: _int_or_none(row.get(f"metrics/{m}.json:steps")) for m in acc}
+        seed = row.get("metrics/baseline.json:seed", _param(params, "seed"))
         runs.append(Run(row.get("Experiment") or row["rev"], tuple(meta[k] for k in GROUP_KEYS) + (recipe["gan"],),
-                        int(row["metrics/baseline.json:seed"]), {m: float(v) for m, v in acc.items()}, recipe, steps))
+                        int(seed), {m: float(v) for m, v in acc.items()}, recipe, steps))
     return runs
+
+
+PARAM_KEYS = {"data_source": "data.source", "image_size": "image_size", "profile": "profile",
+              "strategy": "labeled.strategy"}
+
+
+def param_defaults() -> dict[str, Any]:
+    """Every param's dotted name (`seed`, `data.source`, `gan.lr`, ...) and default value, from the typed defaults."""
+    from dataclasses import asdict
+
+    from .config import Params
+
+    def walk(node: dict[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in node.items():
+            out.update(walk(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+
+    return walk(asdict(Params()), "")
+
+
+def params_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The experiment's params.yaml as a nested dict, from exp_show's flat columns: `params.yaml:a.b`, or plain `a.b`
+    where no metric shares the name (exp_show drops the file prefix of a name that is unique)."""
+    defaults = param_defaults()
+    nested: dict[str, Any] = {}
+    for key, value in row.items():
+        if not isinstance(key, str):
+            continue
+        name = key.split(":", 1)[1] if key.startswith("params.yaml:") else key
+        if name in defaults:
+            default = defaults[name]
+            if isinstance(default, bool) and value in ("True", "False"):
+                value = value == "True"  # exp_show reports booleans as strings
+            elif isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float) \
+                    and value.is_integer():
+                value = int(value)  # and every number as a float: 16.0 is the int param 16
+            *parents, leaf = name.split(".")
+            node = nested
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = value
+    return nested
+
+
+def _param(params: dict[str, Any], dotted: str) -> Any:
+    node: Any = params
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -1,4 +1,7 @@
-"""Metrics files that `dvc metrics diff` compares: every figure names its data source, size, strategy and seed."""
+"""What `evaluate` writes. The metrics files `dvc metrics diff` and `dvc exp show` compare hold numbers only (a string
+there reads "diff not supported" and widens every table); what a figure was measured on (data source and its hash,
+size, profile, strategy, seed, recipe) goes to `metrics/provenance.json`, and timings, which vary with the machine's
+load, to `metrics/timings.json`. Accuracies and gains share one unit: fractions of the test set."""
 from __future__ import annotations
 
 import csv
@@ -38,25 +41,30 @@ def recipe_label(params: dict[str, Any], method: str) -> str:
 
 
 def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
+    """The numbers of one trained model on the test set (read once) and of its training."""
     train = meta["train"]
     return {
         "test_accuracy": round(test.accuracy, 6),
         "test_loss": round(test.loss, 6),
-        "test_loss_absurd": absurd_loss(test.loss, len(test.confusion)),  # see evaluation.absurd_loss
+        "test_loss_absurd": int(absurd_loss(test.loss, len(test.confusion))),  # 1: see evaluation.absurd_loss
         "test_images": test.count,
         "val_accuracy": round(train["val_accuracy"], 6),
         "best_epoch": train["best_epoch"],
         "epochs_run": train["epochs_run"],
         "steps": train.get("steps", train["epochs_run"]),  # optimiser steps: the budget runs are compared at
-        "train_seconds": round(train["train_seconds"], 2),
-        "images_per_second": round(train["images_per_second"], 1),
-        "profile": meta["params"]["profile"],
-        "recipe": recipe_label(meta["params"], meta["method"]),
-        "strategy": meta["strategy"],
-        "seed": meta["seed"],
-        "data_source": meta["data_source"],
-        "image_size": meta["image_size"],
     }
+
+
+def method_provenance(meta: dict[str, Any]) -> dict[str, Any]:
+    """What a model was trained on and how, from its model file."""
+    return {"profile": meta["params"]["profile"], "recipe": recipe_label(meta["params"], meta["method"]),
+            "strategy": meta["strategy"], "seed": meta["seed"], "data_source": meta["data_source"],
+            "image_size": meta["image_size"]}
+
+
+def method_timings(meta: dict[str, Any]) -> dict[str, float]:
+    train = meta["train"]
+    return {"train_seconds": round(train["train_seconds"], 2), "images_per_second": round(train["images_per_second"], 1)}
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
