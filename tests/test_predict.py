@@ -251,3 +251,33 @@ def test_a_torch_file_of_another_kind_is_not_a_model(photos, tmp_path, capsys):
     assert cli("predict", other, photos, "--out", tmp_path / "p.csv") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {other}: not a model file of format semisup-classifier/1")
+
+
+# ------------------------------------------------------------------------------------------- warnings and the sheet
+
+
+def test_a_stand_in_model_and_far_larger_photos_are_warned_about(model_file, photos, tmp_path, capsys):
+    assert cli("predict", model_file, photos, "--out", tmp_path / "p.csv", "--device", "cpu") == 0
+    err = capsys.readouterr().err
+    assert "was trained on the stand-in data (data.source: synthetic)" in err  # the fixture's model is
+    assert "the model sees 32-px images but the photos' median short side is" in err  # originals: up to 500 px
+
+
+def test_size_warning_both_ways_and_quiet_in_between():
+    assert "median short side is 400 px" in predict.size_warning(64, [(500, 400), (400, 300), (600, 450)])
+    assert "upscaled" in predict.size_warning(224, [(100, 80), (90, 90), (120, 100)])
+    assert predict.size_warning(224, [(250, 200), (300, 240)]) is None and predict.size_warning(64, []) is None
+
+
+def test_the_sheet_marks_right_and_wrong_where_the_name_gives_the_class(tmp_path, photos):
+    from PIL import Image
+
+    data = (photos / "cat_1.jpg").read_bytes()
+    preds = [predict.Prediction("x/cat.1.jpg", "cat", (0.9, 0.1), data=data),
+             predict.Prediction("x/dog_2.jpg", "cat", (0.6, 0.4), data=data),
+             predict.Prediction("x/IMG_3.jpg", "dog", (0.3, 0.7), data=data)]
+    assert [predict.true_label(p.file) for p in preds] == ["cat", "dog", None]
+    predict.write_sheet(tmp_path / "sheet.png", preds, thumb=64)
+    sheet = Image.open(tmp_path / "sheet.png").convert("RGB")
+    pixels = {sheet.getpixel((x, y)) for x in range(sheet.width) for y in range(sheet.height)}
+    assert (0, 170, 0) in pixels and (210, 0, 0) in pixels  # one right (green frame), one wrong (red frame)

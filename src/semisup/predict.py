@@ -39,7 +39,7 @@ from .errors import PipelineError
 from .files import atomic_path, check_writable
 from .images import as_rgb_jpeg, inspect_image
 from .loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs, placement
-from .sources import Entry, file_entries, iter_entries
+from .sources import Entry, file_entries, iter_entries, parse_name
 
 SAMPLE_NAMES = ("samplesubmission.csv", "sample_submission.csv")  # Kaggle's original and Redux editions
 KAGGLE_FORMATS = ("label", "probability")
@@ -57,6 +57,7 @@ class Prediction:
     probabilities: tuple[float, ...]
     classes: tuple[str, ...] = ("cat", "dog")
     data: bytes = field(default=b"", repr=False, compare=False)  # the bytes that were decoded (for a contact sheet)
+    size: tuple[int, int] = field(default=(0, 0), compare=False)  # the photo's width and height before resizing
 
     @property
     def confidence(self) -> float:
@@ -200,6 +201,7 @@ def _count_zip(archive: zipfile.ZipFile) -> int | None:
 class _Photo:
     name: str
     data: bytes
+    size: tuple[int, int] = (0, 0)
 
 
 def _read(entry: Entry) -> tuple[bytes | None, str | None]:
@@ -209,12 +211,13 @@ def _read(entry: Entry) -> tuple[bytes | None, str | None]:
         return None, f"cannot be read ({type(exc).__name__}: {exc})"[:300]
 
 
-def _check(data: bytes) -> tuple[bytes | None, str | None]:
-    """The bytes DALI should decode (odd encodings re-encoded as RGB JPEG, as `prepare` does), or why not."""
+def _check(data: bytes) -> tuple[tuple[bytes, tuple[int, int]] | None, str | None]:
+    """The bytes DALI should decode (odd encodings re-encoded as RGB JPEG, as `prepare` does) and the photo's size,
+    or why not."""
     check = inspect_image(data)
     if check.reason:
         return None, check.reason
-    return (as_rgb_jpeg(data) if check.converted else data), None
+    return ((as_rgb_jpeg(data) if check.converted else data), (check.width, check.height)), None
 
 
 def _batches(photos: Iterable[Entry], batch_size: int, pool: ThreadPoolExecutor,
@@ -232,14 +235,14 @@ def _batches(photos: Iterable[Entry], batch_size: int, pool: ThreadPoolExecutor,
         checks = pool.map(_check, [data for _, data, reason in chunk if reason is None])
         batch = []
         for name, _, reason in chunk:
-            data = None
+            checked = None
             if reason is None:
-                data, reason = next(checks)
+                checked, reason = next(checks)
             if reason is not None:
                 on_skip(Skipped(name, reason))
                 bar.update(1)
             else:
-                batch.append(_Photo(name, data))
+                batch.append(_Photo(name, *checked))
         if batch:
             yield batch
 
@@ -379,7 +382,7 @@ def predict_paths(
                     report(Skipped(photo.name, reason))
                     continue
                 best = max(range(len(probs)), key=probs.__getitem__)
-                yield Prediction(photo.name, classes[best], tuple(probs), classes, photo.data)
+                yield Prediction(photo.name, classes[best], tuple(probs), classes, photo.data, photo.size)
     finally:
         model.train(was_training)
 
@@ -456,16 +459,44 @@ class LeastConfident:
         return [p for _, _, p in sorted(self._heap, key=lambda t: (-t[0], -t[1]))]
 
 
+def true_label(file: str) -> str | None:
+    """The class a photo's name gives (`cat.12.jpg`, `dog_7.jpg`, Kaggle's and the labelled folders' names), or None."""
+    identity = parse_name(file)
+    return None if identity is None else identity.label
+
+
 def write_sheet(path: Path, predictions: Sequence[Prediction], thumb: int = 128) -> None:
-    """A PNG grid of the photos captioned `<rank> <class> <confidence> <name>` (reuses review.render_sheet)."""
+    """A PNG grid of the photos captioned `<rank> <class> <confidence> <name>` (reuses review.render_sheet). Where
+    the name gives the true class, the frame is green for a right answer and red for a wrong one, and the caption
+    starts with ✓ or ✗."""
     from .review import Candidate, render_sheet, save_png
 
-    candidates = []
+    candidates, right, wrong = [], set(), set()
     for rank, p in enumerate(predictions, start=1):
         base = p.file.rsplit("/", 1)[-1]
         base = base if len(base) <= 14 else base[:6] + "…" + base[-7:]
-        candidates.append(Candidate(rank, f"{p.predicted} {p.confidence:.1%} {base}", p.data, 1, rank))
-    save_png(render_sheet(candidates, thumb), path)
+        mark = ""
+        if (truth := true_label(p.file)) is not None:
+            mark = "✓ " if truth == p.predicted else "✗ "
+            (right if truth == p.predicted else wrong).add(str(rank))
+        candidates.append(Candidate(rank, f"{mark}{p.predicted} {p.confidence:.1%} {base}", p.data, 1, rank))
+    save_png(render_sheet(candidates, thumb, frames={"green": right, "red": wrong}, frame_key="number"), path)
+
+
+def size_warning(image_size: int, sizes: Sequence[tuple[int, int]]) -> str | None:
+    """A warning when the photos are far from the model's image size: much larger (the model sees a small fraction
+    of their detail; one trained at a larger `image_size` would see more) or much smaller (they are upscaled)."""
+    sides = sorted(min(s) for s in sizes if min(s) > 0)
+    if not sides:
+        return None
+    median = sides[len(sides) // 2]
+    if median >= 4 * image_size:
+        return (f"the model sees {image_size}-px images but the photos' median short side is {median} px: it works "
+                f"from a {image_size / median:.0%}-scale copy; a model trained at a larger image_size would see more")
+    if 2 * median <= image_size:
+        return (f"the photos' median short side is {median} px, under half the model's {image_size}-px input: they "
+                "are upscaled, and the model never saw such blurry images in training")
+    return None
 
 
 # ------------------------------------------------------------------------------------------------------ command line
@@ -542,6 +573,10 @@ def run(args: argparse.Namespace) -> None:
     classes = tuple(meta["classes"])
     if args.kaggle is not None and "dog" not in classes:
         raise PipelineError(f"{args.model}: its classes {list(classes)} have no dog, so no Kaggle submission")
+    if meta.get("data_source") == "synthetic":
+        _say(f"warning: {args.model} was trained on the stand-in data (data.source: synthetic), not on photos of cats "
+             "and dogs: its answers on photos mean nothing; train on real photos first (see the README's Real data)")
+    sizes: list[tuple[int, int]] = []
 
     out = args.out
     skipped: list[Skipped] = []
@@ -566,6 +601,7 @@ def run(args: argparse.Namespace) -> None:
                                             num_threads=args.num_threads, on_skip=on_skip, progress=True):
                 writer.writerow(prediction.csv_row())
                 counts[prediction.predicted] += 1
+                sizes.append(prediction.size)
                 if sheet is not None:
                     sheet.add(prediction)
                 if args.kaggle is not None and (i := kaggle_id(prediction.file)) is not None:
@@ -587,6 +623,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"skipped {len(skipped)} unreadable photos, listed in {skipped_path(out)}")
     if walk.ignored:
         print(f"ignored {len(walk.ignored)} files that are not photos (e.g. {walk.ignored[0]})")
+    if (warning := size_warning(meta["image_size"], sizes)) is not None:
+        _say(f"warning: {warning}")
     if predicted == 0:
         raise PipelineError(f"no readable photo among PHOTOS ({len(skipped)} skipped); nothing to predict")
     if sheet is not None:

@@ -114,8 +114,15 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 # ---------------------------------------------------------------- contact sheets
 
 
-def render_sheet(candidates: Sequence[Candidate], thumb: int, columns: int | None = None, picked: frozenset[str] | set[str] = frozenset()) -> Image.Image:
-    """A grid of thumbnails, each captioned `<number> <kaggle name>`; already-curated ones get a green frame."""
+FRAME_COLOURS = {"green": (0, 170, 0), "red": (210, 0, 0)}
+
+
+def render_sheet(candidates: Sequence[Candidate], thumb: int, columns: int | None = None,
+                 picked: frozenset[str] | set[str] = frozenset(), frames: dict[str, set[str]] | None = None,
+                 frame_key: str = "kaggle_name") -> Image.Image:
+    """A grid of thumbnails, each captioned `<number> <kaggle name>`. `frames` maps a colour to the candidates (by
+    `frame_key`) framed in it; `picked` (already-curated ones) is the green frame of the review tool."""
+    frames = frames if frames is not None else {"green": set(picked)}
     columns = columns or max(1, round(math.sqrt(len(candidates) * 4 / 3)))
     rows = max(1, math.ceil(len(candidates) / columns))
     font_size = max(10, thumb // 11)
@@ -128,8 +135,9 @@ def render_sheet(candidates: Sequence[Candidate], thumb: int, columns: int | Non
         x = pad + (slot % columns) * cell_w
         y = pad + (slot // columns) * cell_h
         sheet.paste(_thumbnail(cand.data, thumb), (x, y))
-        if cand.kaggle_name in picked:
-            draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=(0, 170, 0), width=3)
+        for colour, keys in frames.items():
+            if str(getattr(cand, frame_key)) in keys:
+                draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=FRAME_COLOURS[colour], width=3)
         draw.text((x, y + thumb + 2), f"{cand.number}  {cand.kaggle_name}", fill=(0, 0, 0), font=font)
     return sheet
 
