@@ -150,12 +150,12 @@ class Checkpoint:
             if not isinstance(state, dict):
                 raise ValueError("not a dict")
         except Exception as exc:  # noqa: BLE001 - truncated, corrupt or unsafe: never resume from it
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-            if self.writer:
-                self.path.replace(aside)
             why = "holds objects other than tensors and plain values" if refused_code(exc) \
                 else f"cannot be read ({type(exc).__name__})"
-            print(f"{self.path}: {why}; moved aside to {aside.name}, starting fresh")
+            if self.writer:  # other ranks read the same file and start fresh alike
+                aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+                self.path.replace(aside)
+                print(f"{self.path}: {why}; moved aside to {aside.name}, starting fresh")
             return None
         if state.get("key") != self.key:
             print(f"{self.path}: params or data changed since this checkpoint; starting fresh")
