@@ -354,6 +354,10 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
                               "decoder": "DALI" if decoder is decode_files else tvdecode.NAME,
                               "unlabeled_stream": "decoded once (loader.decode: once), for every recipe",
                               "labeled": len(y_lab), "val": len(y_val)}
+    def unlabeled(max_batches: int, augment: bool) -> DecodedStream:
+        return DecodedStream(data / "unlabeled", b.image_size, params.gan.batch_size, device, 4, params.seed,
+                             augment=augment, max_batches=max_batches, cache_dir=work / "cache", decoder=decoder)
+
     if params.train.compile:  # compile once, untimed: the timed run then finds inductor's cached kernels
         warm = replace(params, baseline=replace(params.baseline, epochs=2),
                        gan=replace(params.gan, epochs=1, max_steps_per_epoch=2))
@@ -361,8 +365,7 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
         ckpt.remove()
         train_baseline(warm, labeled, device, ckpt, None, exe)
         ckpt.remove()
-        stream = DecodedStream(data / "unlabeled", b.image_size, params.gan.batch_size, device, 4, params.seed,
-                               max_batches=2, cache_dir=work / "cache", decoder=decoder)
+        stream = unlabeled(2, False)
         train_gan(warm, labeled, stream.epoch, len(stream), device, ckpt, None, work / "warm-up", exe)
         ckpt.remove()
     for method in ("baseline", "gan"):
@@ -373,9 +376,7 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
         if method == "baseline":
             r = train_baseline(params, labeled, device, ckpt, None, exe)
         else:
-            stream = DecodedStream(data / "unlabeled", b.image_size, params.gan.batch_size, device, 4, params.seed,
-                                   augment=params.train.augment, max_batches=params.gan.max_steps_per_epoch,
-                                   cache_dir=work / "cache", decoder=decoder)
+            stream = unlabeled(params.gan.max_steps_per_epoch, params.train.augment)
             stream.images()  # decoded before the clock of the first epoch, like a second run on the cache
             began = time.perf_counter()
             r = train_gan(params, labeled, stream.epoch, len(stream), device, ckpt, None, out / f"grids-{name}", exe)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import write_text
+from .typed import dotted
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = ("fixmatch",)  # shown when the experiment ran it (older commits did not)
@@ -69,12 +70,12 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
                 acc[m] = value
         params = params_of(row)
         # Runs since the metrics files became numbers-only take these from their params; older ones from the metrics.
-        meta = {k: row.get(f"metrics/baseline.json:{k}", _param(params, PARAM_KEYS[k])) for k in GROUP_KEYS}
+        meta = {k: row.get(f"metrics/baseline.json:{k}", dotted(params, PARAM_KEYS[k])) for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
         recipe = {m: row.get(f"metrics/{m}.json:recipe") or (recipe_label(params, m) if params else "published")
                   for m in acc}  # runs older than the recipe label: the published one
         steps = {m: _int_or_none(row.get(f"metrics/{m}.json:steps")) for m in acc}
-        seed = row.get("metrics/baseline.json:seed", _param(params, "seed"))
+        seed = row.get("metrics/baseline.json:seed", dotted(params, "seed"))
         runs.append(Run(row.get("Experiment") or row["rev"], tuple(meta[k] for k in GROUP_KEYS) + (recipe["gan"],),
                         int(seed), {m: float(v) for m, v in acc.items()}, recipe, steps))
     return runs
@@ -121,13 +122,6 @@ def params_of(row: dict[str, Any]) -> dict[str, Any]:
                 node = node.setdefault(part, {})
             node[leaf] = value
     return nested
-
-
-def _param(params: dict[str, Any], dotted: str) -> Any:
-    node: Any = params
-    for part in dotted.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
 
 
 def _int_or_none(value: Any) -> int | None:

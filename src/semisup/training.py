@@ -39,6 +39,7 @@ from .execution import Execution, all_ranks_mean
 from .files import atomic_path
 from .models import Classifier, Generator, to_unit_range
 from .schedules import make_scheduler
+from .typed import dotted
 
 if TYPE_CHECKING:  # DVCLive is needed by the stages that log, not to train (the GPU check runs without it)
     from dvclive import Live
@@ -96,12 +97,7 @@ def fingerprint(params: Params, method: str, labeled_csv: Path, dvc_yaml: Path =
     stage is not found, so nothing it reads is ever left out) plus the labelled set it was given."""
     values = asdict(params)
     keys = stage_params(f"train_{method}", dvc_yaml) or sorted(values)
-    relevant = {}
-    for key in keys:
-        node = values
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        relevant[key] = node
+    relevant = {key: dotted(values, key) for key in keys}
     blob = json.dumps(relevant, sort_keys=True, default=str) + hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
     return hashlib.sha256(blob.encode()).hexdigest()
 

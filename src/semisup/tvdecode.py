@@ -79,6 +79,6 @@ def decode_files(
             images = _decode_batch(raw, device)
         except RuntimeError:
             images = _decode_each(raw, paths, device)
-        for i, image in enumerate(images):
-            out[at + i] = resize_square(image.to(device), image_size).cpu()
+        resized = torch.stack([resize_square(image.to(device), image_size) for image in images])
+        out[at:at + len(paths)] = resized.cpu()  # one copy per batch, not one device sync per image
     return out

@@ -80,6 +80,14 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     raise TypeError(f"{key}: unsupported parameter type {hint!r}")  # pragma: no cover - programming error
 
 
+def dotted(tree: dict[str, Any], key: str) -> Any:
+    """`tree["a"]["b"]` for key "a.b" (params as nested dicts); None where the path does not exist."""
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def require(ok: bool, key: str, value: Any, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{key}: {value!r} is not allowed; {allowed}")
