@@ -1,6 +1,6 @@
 """Stage `evaluate`: each model's best-validation checkpoint is run once on the test set.
 
-    python stages/evaluate.py      # metrics/{baseline,gan,fixmatch,summary}.json (numbers only, what DVC compares),
+    python stages/evaluate.py      # metrics/<method>.json for every registered method, metrics/summary.json (numbers only, what DVC compares),
                                    # metrics/provenance.json, metrics/timings.json and plots/confusion/*.csv
 """
 import json
@@ -12,17 +12,15 @@ from semisup.cli import run_stage
 from semisup.config import load_params
 from semisup.evaluation import evaluate
 from semisup.loaders import load_labeled, resolve_device
+from semisup.methods import BASELINE, names, semi_supervised
 from semisup.reporting import method_metrics, method_provenance, method_timings, write_confusion, write_json
-
-METHODS = ("baseline", "gan", "fixmatch")
-
 
 def main() -> None:
     params = load_params()
     device = resolve_device(params.train.device)
     x_test, y_test = load_labeled(Path("data/test"), params.image_size, device, num_threads=params.loader.num_threads)
     results, provenance, timings = {}, {}, {}
-    for method in METHODS:
+    for method in names():
         model, meta = load_model(Path(f"models/{method}.pt"), device)
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
@@ -35,21 +33,21 @@ def main() -> None:
             print(f"warning: {method}: test loss {test.loss:.4g} is absurd for {len(test.confusion)} classes (chance: "
                   f"{math.log(len(test.confusion)):.2f}); its eval-mode BatchNorm statistics are probably broken "
                   "(try train.recalibrate_bn or train.ema): do not trust its accuracy")
-    base = results["baseline"]
-    gain = {m: results[m]["test_accuracy"] - base["test_accuracy"] for m in ("gan", "fixmatch")}
+    base = results[BASELINE]
+    gain = {m: results[m]["test_accuracy"] - base["test_accuracy"] for m in semi_supervised()}
     write_json(Path("metrics/summary.json"), {  # one row to compare runs by: names unique across the metrics files,
-        **{m: results[m]["test_accuracy"] for m in METHODS},  # so `dvc exp show` prints them without file prefixes
-        "gain": round(gain["gan"], 6),  # GAN minus baseline test accuracy, a fraction like the accuracies
-        "gain_fixmatch": round(gain["fixmatch"], 6),  # FixMatch minus baseline
+        **{m: results[m]["test_accuracy"] for m in names()},  # so `dvc exp show` prints them without file prefixes
+        # each semi-supervised method minus the baseline, a fraction like the accuracies ("gain" is the GAN's)
+        **{("gain" if m == "gan" else f"gain_{m}"): round(g, 6) for m, g in gain.items()},
     })
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     write_json(Path("metrics/provenance.json"), {
-        **{k: provenance["baseline"][k] for k in ("profile", "strategy", "seed", "data_source", "image_size")},
+        **{k: provenance[BASELINE][k] for k in ("profile", "strategy", "seed", "data_source", "image_size")},
         "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
-        "recipe": {m: provenance[m]["recipe"] for m in METHODS},
+        "recipe": {m: provenance[m]["recipe"] for m in names()},
     })
     write_json(Path("metrics/timings.json"), timings)
-    print(f"gain over the baseline: GAN {100 * gain['gan']:+.2f} points, FixMatch {100 * gain['fixmatch']:+.2f} points")
+    print("gain over the baseline: " + ", ".join(f"{m} {100 * g:+.2f} points" for m, g in gain.items()))
 
 
 if __name__ == "__main__":

@@ -46,7 +46,9 @@ def _free_port() -> int:
 def _rank(rank: int, port: int, results) -> None:
     import os
 
-    from semisup.training import GanStep
+    from semisup.methods.base import Unlabeled
+    from semisup.methods.sgan import SemiSupervisedGan
+    from semisup.training import LabeledData
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
@@ -54,15 +56,16 @@ def _rank(rank: int, port: int, results) -> None:
         torch.set_num_threads(1)
         params = params_from_dict({"image_size": SIZE, "gan": {"batch_size": 4, "generator_width": 8}})
         exe = Execution.from_config(params.train, torch.device("cpu"), Ranks(rank, 2, rank))
-        gan = GanStep(params, exe, total_steps=10)
         g = torch.Generator().manual_seed(0)
         x_l, y_l = torch.rand(6, 3, SIZE, SIZE, generator=g), torch.tensor([0, 1] * 3)
+        gan = SemiSupervisedGan(params, exe, LabeledData(x_l, y_l, x_l, y_l), Unlabeled(lambda r: iter(()), 1))
         mine = torch.rand(4, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(10 + rank))  # its own shard
         for _ in range(2):
-            out = gan.step(x_l, y_l, mine)
+            out = gan.step((x_l, y_l, mine))
         results[rank] = {"classifier": {k: v.clone() for k, v in gan.classifier.state_dict().items()},
                          "generator": {k: v.clone() for k, v in gan.generator.state_dict().items()},
-                         "real_loss": out["real"].item(), "mean": all_ranks_mean(out["real"], exe.ranks).item()}
+                         "real_loss": out["real_loss"].item(),
+                         "mean": all_ranks_mean(out["real_loss"], exe.ranks).item()}
     finally:
         torch.distributed.destroy_process_group()
 

@@ -85,18 +85,20 @@ def test_decode_once_stream_lives_on_the_gpu_and_matches_the_cpu(tmp_path: Path,
 
 def _gan_step_losses(amp: bool, channels_last: bool, compile: bool, steps: int = 3, passes: str = "separate",
                      labeled: int = 16) -> list[dict[str, float]]:
-    from semisup.training import GanStep
+    from semisup.methods.base import Unlabeled
+    from semisup.methods.sgan import SemiSupervisedGan
+    from semisup.training import LabeledData
 
     params = params_from_dict({"image_size": 64, "gan": {"passes": passes},
                                "train": {"amp": amp, "channels_last": channels_last, "compile": compile,
                                          "deterministic": False}})
     exe = Execution.from_config(params.train, CUDA)
-    gan = GanStep(params, exe, total_steps=100)
     g = torch.Generator(device=CUDA).manual_seed(1)
     x_lab = torch.rand(labeled, 3, 64, 64, device=CUDA, generator=g)
     y_lab = torch.randint(0, 2, (labeled,), device=CUDA, generator=g)
     x_unl = torch.rand(16, 3, 64, 64, device=CUDA, generator=g)
-    return [{k: v.item() for k, v in gan.step(x_lab, y_lab, x_unl).items()} for _ in range(steps)]
+    gan = SemiSupervisedGan(params, exe, LabeledData(x_lab, y_lab, x_lab, y_lab), Unlabeled(lambda r: iter(()), 1))
+    return [{k: v.item() for k, v in gan.step((x_lab, y_lab, x_unl)).items()} for _ in range(steps)]
 
 
 def test_bf16_gan_steps_give_finite_losses_close_to_fp32() -> None:
@@ -104,7 +106,7 @@ def test_bf16_gan_steps_give_finite_losses_close_to_fp32() -> None:
     for a, b in zip(fp32, bf16):
         assert all(np.isfinite(v) for v in b.values()), b
     # the first step starts from the same weights: its losses agree to bf16's precision
-    for key in ("supervised", "real", "fake"):
+    for key in ("supervised_loss", "real_loss", "fake_loss"):
         assert abs(fp32[0][key] - bf16[0][key]) <= 0.05 * abs(fp32[0][key]) + 0.02, (key, fp32[0], bf16[0])
 
 
@@ -116,7 +118,7 @@ def test_bf16_gan_steps_give_finite_losses_close_to_fp32() -> None:
         "bench's real_joint step ran. Drop this mark once it passes"))),
 ])
 def test_compiled_channels_last_bf16_gan_steps_train(passes: str) -> None:
-    """What `train.compile` + `train.channels_last` + `train.amp` run in `train_gan`: batches of 20, 16 and 16."""
+    """What `train.compile` + `train.channels_last` + `train.amp` run in the GAN's training: batches of 20, 16 and 16."""
     for losses in _gan_step_losses(True, True, True, passes=passes, labeled=20):
         assert all(np.isfinite(v) for v in losses.values()), losses
 

@@ -61,7 +61,7 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     manifest = (repo / "data" / "manifest.csv").read_text().splitlines()
     assert len(manifest) == 1 + 80 + 40 + 1  # header, labelled, test1, sampleSubmission.csv
     assert len(list((repo / "data" / "labeled").iterdir())) == 20
-    assert (repo / "plots" / "generated" / "epoch_002.png").is_file()
+    assert (repo / "dvclive" / "gan" / "plots" / "images" / "generated" / "epoch_002.png").is_file()
     shown = run(["dvc", "metrics", "show", "--json"], repo)
     assert "test_accuracy" in shown
     run(["dvc", "plots", "show", "--json"], repo)
@@ -72,7 +72,7 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "labeled.strategy=representative"], repo)
     assert "Stage 'prepare' didn't change, skipping" in out
-    for stage in ("curate", "train_baseline", "train_gan", "train_fixmatch", "evaluate"):
+    for stage in ("curate", "train@baseline", "train@gan", "train@fixmatch", "evaluate"):
         assert f"Running stage '{stage}'" in out
     assert "representative" in (repo / "data" / "labeled.csv").read_text()
     assert "representative" in (repo / "metrics" / "provenance.json").read_text()
@@ -83,7 +83,7 @@ def test_improved_recipe_runs_end_to_end(repo):
     changes = ["train.augment=true", "train.ema=0.9", "train.schedule=cosine", "train.warmup_steps=1",
                "gan.generator_loss=feature_matching", "gan.passes=joint", "gan.lr=0.0005", "baseline.eval_every=2"]
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", *[a for c in changes for a in ("-S", c)]], repo)
-    assert "Stage 'prepare' didn't change, skipping" in out and "Running stage 'train_gan'" in out
+    assert "Stage 'prepare' didn't change, skipping" in out and "Running stage 'train@gan'" in out
     gan = json.loads((repo / "metrics" / "gan.json").read_text())
     recipe = json.loads((repo / "metrics" / "provenance.json").read_text())["recipe"]
     assert recipe["gan"] == ("augment, ema=0.9, schedule=cosine, warmup_steps=1, batch_size=16, "
@@ -97,10 +97,10 @@ def test_improved_recipe_runs_end_to_end(repo):
 def test_torchrun_two_ranks_write_one_model_and_match_one_process(repo):
     """The GAN stage under torchrun (gloo, 2 CPU processes): each rank its own shard, rank 0 writes everything."""
     run([sys.executable, "-m", "semisup.params", "profile=smoke", "gan.max_steps_per_epoch=0"], repo)
-    single = run([sys.executable, "stages/train_gan.py"], repo)
+    single = run([sys.executable, "stages/train.py", "gan"], repo)
     one = torch_load(repo / "models" / "gan.pt")
     torchrun = Path(sys.executable).parent / "torchrun"
-    out = run([str(torchrun), "--standalone", "--nproc_per_node=2", "stages/train_gan.py"], repo)
+    out = run([str(torchrun), "--standalone", "--nproc_per_node=2", "stages/train.py", "gan"], repo)
     two = torch_load(repo / "models" / "gan.pt")
     assert "(1 rank(s))" in single and "(2 rank(s))" in out and out.count("gan: best validation accuracy") == 1
     steps_one, steps_two = one["train"]["steps"], two["train"]["steps"]
@@ -134,7 +134,7 @@ def test_a_hand_run_over_a_linked_output_leaves_the_cache_intact(repo):
     cached = cached_file(repo, "models/gan.pt")
     before = cached.read_bytes()
     assert hashlib.md5(before).hexdigest() == cached.parent.name + cached.name  # the cache's layout: md5/ab/cdef…
-    run([sys.executable, "stages/train_gan.py"], repo)
+    run([sys.executable, "stages/train.py", "gan"], repo)
     assert cached.read_bytes() == before
     assert hashlib.md5(cached.read_bytes()).hexdigest() == cached.parent.name + cached.name
     run(["dvc", "checkout", "--force"], repo)

@@ -17,37 +17,64 @@ PACKAGE = ROOT / "src" / "semisup"
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
-def imported(path: Path) -> set[Path]:
-    """The package's module files that `path` imports (directly)."""
+def module_file(name: str) -> Path | None:
+    """semisup.a.b -> src/semisup/a/b.py or src/semisup/a/b/__init__.py (or the nearest parent module)."""
+    parts = name.split(".")[1:]
+    for k in range(len(parts), -1, -1):
+        base = PACKAGE.joinpath(*parts[:k])
+        for candidate in (base.with_suffix(".py") if k else None, base / "__init__.py"):
+            if candidate is not None and candidate.is_file():
+                return candidate
+    return None
+
+
+def package_of(path: Path) -> list[str]:
+    """The dotted package a module file lives in (relative imports resolve against it)."""
+    rel = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return list(rel[:-1]) if path.parent != ROOT / "stages" else ["semisup"]
+
+
+def imported(path: Path, registry: bool = False) -> set[Path]:
+    """The package's module files that `path` imports (directly), and with `registry` the modules the method
+    registry's entries name (a stage that builds methods by name imports them on demand)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):  # what runs only for type checkers is not run
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            node.body = []
+    for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: from . import x / from .x import y, inside the package
-                names = [f"semisup.{base}"] if base else [f"semisup.{a.name}" for a in node.names]
-            elif base == "semisup":
-                names = [f"semisup.{a.name}" for a in node.names]
+            if node.level:  # relative: resolved against this module's package
+                package = package_of(path)[: len(package_of(path)) - node.level + 1]
+                base = ".".join(package + ([node.module] if node.module else []))
             else:
-                names = [base]
+                base = node.module or ""
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
+        elif registry and isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and node.value.startswith("semisup."):
+            names = [node.value.partition(":")[0]]  # a registry entry, "semisup.methods.sgan:SemiSupervisedGan"
         for name in names:
-            if not name.startswith("semisup."):
-                continue
-            parts = name.split(".")[1:]
-            for k in range(len(parts), 0, -1):
-                candidate = PACKAGE.joinpath(*parts[:k]).with_suffix(".py")
-                if candidate.is_file():
-                    found.add(candidate)
-                    break
+            if name == "semisup" or name.startswith("semisup."):
+                module = module_file(name)
+                if module is not None and module != path and not docstring_only(module):
+                    found.add(module)
     return found
 
 
+def docstring_only(module: Path) -> bool:
+    """A package `__init__.py` that holds a docstring and nothing else runs no code a stage depends on."""
+    body = ast.parse(module.read_text()).body
+    return len(body) <= 1 and all(isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) for n in body)
+
+
 def closure(script: Path) -> set[Path]:
+    registry = "method_class" in script.read_text()  # builds methods by name: every registered one may run
     todo, seen = [script], set()
     while todo:
-        for module in imported(todo.pop()):
+        for module in imported(todo.pop(), registry):
             if module not in seen:
                 seen.add(module)
                 todo.append(module)
@@ -61,13 +88,17 @@ def covered(module: Path, deps: list[str]) -> bool:
 
 @pytest.mark.parametrize("stage", sorted(STAGES))
 def test_every_module_a_stage_runs_is_a_declared_dep(stage: str) -> None:
-    spec = STAGES[stage]
-    script = ROOT / spec["cmd"].split()[-1]
-    assert script.is_file() and spec["cmd"].split()[-1] in spec["deps"], f"{stage}: its script is not a dep"
+    spec = STAGES[stage].get("do", STAGES[stage])  # a foreach stage: its template
+    script_name = next(word for word in spec["cmd"].split() if word.endswith(".py"))
+    script = ROOT / script_name
+    assert script.is_file() and script_name in spec["deps"], f"{stage}: its script is not a dep"
     missing = sorted(m.relative_to(ROOT).as_posix() for m in closure(script) if not covered(m, spec["deps"]))
     assert not missing, f"{stage} runs these modules but dvc.yaml does not list them: {missing}"
 
 
-def test_the_import_walk_sees_lazy_imports() -> None:
-    """`curate` imports `representative` inside a branch; the walk must find it."""
+def test_the_import_walk_sees_lazy_imports_and_registered_methods() -> None:
+    """`curate` imports `representative` inside a branch; the training stage finds its methods in the registry,
+    and they import `augment` relative to their subpackage; the walk must find all of them."""
     assert PACKAGE / "representative.py" in closure(ROOT / "stages" / "curate.py")
+    found = closure(ROOT / "stages" / "train.py")
+    assert {PACKAGE / "methods" / "sgan.py", PACKAGE / "augment.py", PACKAGE / "config.py"} <= found

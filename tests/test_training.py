@@ -1,4 +1,6 @@
-"""The real training loops on tiny tensors: determinism, resume after an interruption, the divergence guard."""
+"""The one training loop (`fit`) on tiny tensors: resume after an interruption, grids kept, the divergence guard,
+checkpoints, the resume fingerprint, validation. Every method's contract (determinism, exact resume, the NaN guard)
+is in test_methods.py."""
 import math
 import shutil
 from dataclasses import replace
@@ -10,7 +12,11 @@ from dvclive import Live
 
 from semisup.config import params_from_dict
 from semisup.errors import PipelineError
-from semisup.training import Checkpoint, LabeledData, check_finite, train_baseline, train_gan
+from semisup.execution import Execution
+from semisup.methods.base import Unlabeled
+from semisup.methods.baseline import Baseline
+from semisup.methods.sgan import SemiSupervisedGan
+from semisup.training import Checkpoint, LabeledData, check_finite, fit
 
 SIZE = 32
 
@@ -41,27 +47,36 @@ def unlabeled_batches(poison_epoch: int = 0, interrupt_epoch: int = 0):
     return batches
 
 
+CPU = Execution(torch.device("cpu"))
+
+
 def run_gan(tmp: Path, params, batches, key="k"):
     live = Live(dir=str(tmp / "live"), dvcyaml=False, save_dvc_exp=False)
     ckpt = Checkpoint(tmp / "ckpt.pt", key)
-    return train_gan(params, tiny_data(), batches, 2, torch.device("cpu"), ckpt, live, tmp / "samples"), ckpt
+    data = tiny_data()
+    gan = SemiSupervisedGan(params, CPU, data, Unlabeled(batches, 2), samples_dir=tmp / "samples")
+    return fit(gan, data, params, CPU, ckpt, live), ckpt
+
+
+def run_baseline(tmp: Path, params, data: LabeledData | None = None):
+    live = Live(dir=str(tmp / "live"), dvcyaml=False, save_dvc_exp=False)
+    data = data or tiny_data()
+    return fit(Baseline(params, CPU, data), data, params, CPU, Checkpoint(tmp / "b.pt", "k"), live)
 
 
 def same_state(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_baseline_is_deterministic_and_keeps_the_best_epoch(tmp_path):
-    params = tiny_params()
-    results = []
-    for run in ("a", "b"):
-        live = Live(dir=str(tmp_path / run), dvcyaml=False, save_dvc_exp=False)
-        results.append(train_baseline(params, tiny_data(), torch.device("cpu"), Checkpoint(tmp_path / f"{run}.pt", "k"), live))
-    a, b = results
-    assert same_state(a.classifier_state, b.classifier_state)
-    assert a.epochs_run == 3 and 1 <= a.best_epoch <= 3
+def test_the_loop_keeps_the_best_validated_round_and_logs_curves_at_the_optimiser_step(tmp_path):
+    a = run_baseline(tmp_path, tiny_params())
+    assert a.epochs_run == 3 and 1 <= a.best_epoch <= 3 and a.steps == 3
     assert a.val_accuracy == max(row["val_accuracy"] for row in a.history)
-    assert (tmp_path / "a" / "plots" / "metrics" / "val_accuracy.tsv").is_file()
+    curve = (tmp_path / "live" / "plots" / "metrics" / "val_accuracy.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in curve] == ["step", "1", "2", "3"]  # x = steps taken
+    gan, _ = run_gan(tmp_path / "gan", tiny_params(), unlabeled_batches())
+    curve = (tmp_path / "gan" / "live" / "plots" / "metrics" / "val_accuracy.tsv").read_text().splitlines()
+    assert [line.split("\t")[0] for line in curve] == ["step", "2", "4"]  # two rounds of two steps: one axis for all
 
 
 def test_gan_resumes_after_an_interrupted_epoch(tmp_path):
@@ -96,8 +111,8 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
                                             r"rerunning with the same params resumes from it and diverges again"):
         run_gan(tmp_path, tiny_params(), unlabeled_batches(poison_epoch=2))
     state = torch.load(tmp_path / "ckpt.pt", weights_only=True)
-    assert state["epoch"] == 1
-    assert all(torch.isfinite(v).all() for v in state["classifier"].values() if v.is_floating_point())
+    assert state["round"] == 1
+    assert all(torch.isfinite(v).all() for v in state["method"]["classifier"].values() if v.is_floating_point())
 
 
 def test_divergence_in_the_first_epoch_says_that_nothing_was_kept(tmp_path):
@@ -166,7 +181,8 @@ def test_the_resume_fingerprint_covers_every_param_the_stage_declares(tmp_path):
     root = Path(__file__).resolve().parents[1]
     labeled = tmp_path / "labeled.csv"
     labeled.write_text("file\n")
-    assert "model" in stage_params("train_gan", root / "dvc.yaml")
+    assert "model" in stage_params("train@gan", root / "dvc.yaml") and "gan" in stage_params("train@gan", root / "dvc.yaml")
+    assert "fixmatch" not in stage_params("train@gan", root / "dvc.yaml")
     params = tiny_params()
 
     def key(p, method="gan"):
@@ -197,21 +213,6 @@ def improved_params(**gan):
     return params_from_dict(raw)
 
 
-def test_pass_schemes_agree_in_eval_mode_and_differ_in_train_mode():
-    from semisup.models import Classifier
-    from semisup.training import classifier_passes
-
-    torch.manual_seed(0)
-    model = Classifier().eval()
-    x = [torch.rand(3, 3, SIZE, SIZE) for _ in range(3)]
-    outs = {s: classifier_passes(model, *x, s) for s in ("separate", "joint", "real_joint")}
-    for scheme in ("joint", "real_joint"):
-        assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(outs["separate"], outs[scheme]))
-    model.train()  # BatchNorm now normalises each pass with its own statistics
-    sep, joint = classifier_passes(model, *x, "separate"), classifier_passes(model, *x, "joint")
-    assert [t.shape[0] for t in joint] == [3, 3, 3] and not torch.allclose(sep[0], joint[0])
-
-
 def test_improved_gan_runs_and_resumes_exactly(tmp_path):
     params = improved_params()
     full, _ = run_gan(tmp_path / "full", params, unlabeled_batches())
@@ -230,71 +231,9 @@ def test_baseline_uses_augmented_batches_and_validates_every_n_steps(tmp_path):
         data = tiny_data()
         return data.x_labeled.flip(-1), data.y_labeled
 
-    data = replace(tiny_data(), augmented=augmented)
-    live = Live(dir=str(tmp_path / "live"), dvcyaml=False, save_dvc_exp=False)
-    result = train_baseline(improved_params(), data, torch.device("cpu"), Checkpoint(tmp_path / "b.pt", "k"), live)
+    result = run_baseline(tmp_path, improved_params(), replace(tiny_data(), augmented=augmented))
     assert len(calls) == 4 and result.steps == 4
     assert [r["epoch"] for r in result.history] == [2, 4] and result.best_epoch in (2, 4)
-
-
-def test_fixmatch_runs_deterministically_and_resumes(tmp_path):
-    from semisup.fixmatch import train_fixmatch
-
-    params = improved_params()
-
-    def run(where, batches):
-        live = Live(dir=str(where / "live"), dvcyaml=False, save_dvc_exp=False)
-        data = replace(tiny_data(), augmented=lambda: (tiny_data().x_labeled, tiny_data().y_labeled))
-        return train_fixmatch(params, data, batches, 2, torch.device("cpu"), Checkpoint(where / "f.pt", "k"), live)
-
-    a = run(tmp_path / "a", unlabeled_batches())
-    b = run(tmp_path / "b", unlabeled_batches())
-    assert same_state(a.classifier_state, b.classifier_state) and a.steps == 4
-    assert {"supervised_loss", "unlabeled_loss", "mask_rate"} <= set(a.history[0])
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "c", unlabeled_batches(interrupt_epoch=2))
-    c = run(tmp_path / "c", unlabeled_batches())
-    assert same_state(a.classifier_state, c.classifier_state)
-
-
-def test_labeled_indices_are_distinct_when_the_set_is_large_enough():
-    from semisup.fixmatch import labeled_indices
-
-    g = torch.Generator().manual_seed(0)
-    assert len(set(labeled_indices(10, 6, g).tolist())) == 6
-    assert labeled_indices(3, 8, g).shape == (8,) and labeled_indices(3, 8, g).max() < 3
-
-
-def test_running_stats_frozen_normalises_with_the_batch_but_keeps_the_running_estimates():
-    from semisup.training import running_stats_frozen
-
-    bn = torch.nn.BatchNorm2d(3).train()
-    x = torch.rand(4, 3, 5, 5) * 7 + 2
-    before = bn.running_mean.clone(), bn.running_var.clone()
-    with running_stats_frozen(bn):
-        frozen_out = bn(x)
-    assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.running_var, before[1])
-    assert bn.momentum == 0.1  # restored
-    assert torch.allclose(frozen_out, bn(x), atol=1e-6)  # the same batch normalisation either way
-    assert not torch.equal(bn.running_mean, before[0])  # outside the context the estimates move again
-
-
-def test_real_joint_leaves_running_statistics_to_real_images():
-    from semisup.models import Classifier
-    from semisup.training import classifier_passes
-
-    torch.manual_seed(0)
-    x_l, x_u = torch.rand(3, 3, SIZE, SIZE), torch.rand(3, 3, SIZE, SIZE)
-    fake = torch.rand(3, 3, SIZE, SIZE) * 10  # statistics far from the real images'
-    a, b = Classifier().train(), Classifier().train()
-    b.load_state_dict(a.state_dict())
-    classifier_passes(a, x_l, x_u, fake, "real_joint")
-    b(torch.cat([x_l, x_u]))  # the real pass alone
-    assert torch.allclose(a.net.bn1.running_mean, b.net.bn1.running_mean)
-    c = Classifier().train()
-    c.load_state_dict(b.state_dict())
-    classifier_passes(c, x_l, x_u, fake, "joint")
-    assert not torch.allclose(c.net.bn1.running_mean, a.net.bn1.running_mean)  # joint folds the fakes in
 
 
 def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
@@ -317,7 +256,7 @@ def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
     assert model.net.bn1.running_mean[0].item() == 100.0  # published: the running estimates as they are
 
 
-# ------------------------------------------------------------------------------------------- BatchNorm and FixMatch
+# ----------------------------------------------------------------------------------------------------- BatchNorm
 
 
 def test_calibration_batches_weigh_every_image_alike():
@@ -326,34 +265,3 @@ def test_calibration_batches_weigh_every_image_alike():
     sizes = [len(b) for b in calibration_batches(torch.zeros(1024, 1), 250)]
     assert sum(sizes) == 1024 and max(sizes) <= 250 and max(sizes) - min(sizes) <= 1  # not 4 x 250 + 24
     assert [len(b) for b in calibration_batches(torch.zeros(7, 1), 250)] == [7]
-
-
-@pytest.mark.parametrize("passes, updating", [("separate", [6, 4, 4, 4]), ("real_joint", [10])])
-def test_which_passes_move_the_running_statistics(passes, updating):
-    """`separate`: the labelled and unlabelled passes and two passes over generated images (the classifier's and
-    the generator's through it) fold into BatchNorm's running statistics, half of them generated; `real_joint`:
-    only the real images'."""
-    from semisup.execution import Execution
-    from semisup.training import GanStep
-
-    params = tiny_params(passes=passes)
-    gan = GanStep(params, Execution(torch.device("cpu")), total_steps=10)
-    seen = []
-    gan.classifier.net.bn1.register_forward_pre_hook(
-        lambda m, args: seen.append(args[0].shape[0]) if m.training and m.momentum != 0 else None)
-    data = tiny_data()
-    gan.step(data.x_labeled, data.y_labeled, torch.rand(4, 3, SIZE, SIZE))
-    assert seen == updating
-
-
-def test_fixmatch_decays_kernels_only():
-    from semisup.fixmatch import decay_groups
-    from semisup.models import Classifier
-
-    model = Classifier()
-    kernels, others = decay_groups(model, 5e-4)
-    assert kernels["weight_decay"] == 5e-4 and others["weight_decay"] == 0.0
-    assert all(p.ndim > 1 for p in kernels["params"]) and all(p.ndim == 1 for p in others["params"])
-    bn = model.net.bn1
-    assert any(p is bn.weight for p in others["params"]) and any(p is model.net.fc.bias for p in others["params"])
-    assert len(kernels["params"]) + len(others["params"]) == len(list(model.parameters()))

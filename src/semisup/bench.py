@@ -8,7 +8,7 @@ Per image size it times, after warm-up, as medians (CUDA events on a GPU, the wa
 * data loading alone: images/s of the DALI stream (GPU nvJPEG decoding where present, and CPU decoding) and of the
   decode-once stream (`loader.decode: once`), over JPEGs in `--data` (default: `data/unlabeled` when `dvc repro`
   made it, else stand-in JPEGs at 200 px written to a temporary folder);
-* a baseline step (the 100 labelled images, one SGD step) and a GAN step (`training.GanStep`: the classifier's
+* a baseline step (the 100 labelled images, one SGD step) and a GAN step (`methods.sgan.SemiSupervisedGan.step`: the classifier's
   passes and update, then the generator's), as published (fp32, three passes) and with the fast path
   (`train.amp`, `train.channels_last`, one real pass; `--compile` adds `torch.compile`);
 * a GAN epoch: the real loader feeding the step for `--epoch-steps` steps, extrapolated to one pass over the
@@ -112,9 +112,19 @@ def _params(size: int, variant: str, device: torch.device):
                              "gan": gan})
 
 
+def _random_data(size: int, device: torch.device):
+    """Labelled and validation tensors of random pixels, as the training stage holds them on the device."""
+    from .training import LabeledData
+
+    g = torch.Generator(device=device).manual_seed(0)
+    x = torch.rand(LABELED, 3, size, size, device=device, generator=g)
+    y = torch.randint(0, 2, (LABELED,), device=device, generator=g)
+    return LabeledData(x, y, x, y), g
+
+
 @dataclass
 class GanCase:
-    """A ready `GanStep` and fixed labelled and unlabelled batches of random pixels."""
+    """The GAN method object the training stage runs, and fixed labelled and unlabelled batches of random pixels."""
 
     gan: object
     exe: Execution
@@ -123,40 +133,30 @@ class GanCase:
     x_unlabeled: torch.Tensor
 
     def step(self, x_unlabeled: torch.Tensor | None = None) -> dict:
-        return self.gan.step(self.x_labeled, self.y_labeled, self.x_unlabeled if x_unlabeled is None else x_unlabeled)
+        return self.gan.step((self.x_labeled, self.y_labeled, self.x_unlabeled if x_unlabeled is None else x_unlabeled))
 
 
 def gan_case(size: int, variant: str, device: torch.device) -> GanCase:
-    from .training import GanStep
+    from .methods.base import Unlabeled
+    from .methods.sgan import SemiSupervisedGan
 
     params = _params(size, variant, device)
     exe = Execution.from_config(params.train, device)
-    g = torch.Generator(device=device).manual_seed(0)
-    return GanCase(GanStep(params, exe, total_steps=10 ** 6), exe,
-                   torch.rand(LABELED, 3, size, size, device=device, generator=g),
-                   torch.randint(0, 2, (LABELED,), device=device, generator=g),
+    data, g = _random_data(size, device)
+    gan = SemiSupervisedGan(params, exe, data, Unlabeled(lambda round_: iter(()), 10 ** 4))
+    return GanCase(gan, exe, data.x_labeled, data.y_labeled,
                    torch.rand(BATCH, 3, size, size, device=device, generator=g))
 
 
 def baseline_step(size: int, variant: str, device: torch.device) -> Callable[[], object]:
-    from . import losses
-    from .models import Classifier
+    """The baseline method's own step (one SGD step on the whole labelled set), on random pixels."""
+    from .methods.baseline import Baseline
 
     params = _params(size, variant, device)
-    exe = Execution.from_config(params.train, device)
-    model = exe.place(Classifier())
-    run = exe.trainable(model)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-    x = exe.images(torch.rand(LABELED, 3, size, size, device=device))
-    y = torch.randint(0, 2, (LABELED,), device=device)
-
-    def step():
-        with exe.autocast():
-            loss = losses.supervised_loss(run(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    return step
+    data, _ = _random_data(size, device)
+    baseline = Baseline(params, Execution.from_config(params.train, device), data)
+    batch = (data.x_labeled, data.y_labeled)
+    return lambda: baseline.step(batch)
 
 
 def stream(folder: Path, size: int, device: torch.device, decode: str, threads: int, cache: Path,

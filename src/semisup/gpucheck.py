@@ -317,14 +317,17 @@ def _sync(device) -> None:
 def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, work: Path,
                  out: Path) -> dict[str, Any]:
     """The recipe's baseline and GAN at `budget.image_size` on the prepared data, as the stages train them (same
-    `train_baseline`/`train_gan`, no DVCLive), decoding with DALI where installed, else torchvision."""
+    methods through the same loop, `training.fit`, no DVCLive), decoding with DALI where installed, else torchvision."""
     import torch
 
     from . import tvdecode
     from .decoded import DecodedStream, labeled_passes
     from .execution import Execution
     from .loaders import dali_available, decode_files, labeled_files, unlabeled_files
-    from .training import Checkpoint, LabeledData, train_baseline, train_gan
+    from .methods.base import Unlabeled
+    from .methods.baseline import Baseline
+    from .methods.sgan import SemiSupervisedGan
+    from .training import Checkpoint, LabeledData, fit
 
     profile, overrides = RECIPES[name]
     b = budget
@@ -358,29 +361,29 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
         return DecodedStream(data / "unlabeled", b.image_size, params.gan.batch_size, device, 4, params.seed,
                              augment=augment, max_batches=max_batches, cache_dir=work / "cache", decoder=decoder)
 
+    def train(p, method: str, ckpt: Checkpoint, samples: Path, max_batches: int, augment: bool):
+        if method == "baseline":
+            return fit(Baseline(p, exe, labeled), labeled, p, exe, ckpt, None)
+        stream = unlabeled(max_batches, augment)
+        stream.images()  # decoded before the clock of the first epoch, like a second run on the cache
+        result["unlabeled"] = len(stream.files)
+        gan = SemiSupervisedGan(p, exe, labeled, Unlabeled(stream.epoch, len(stream)), samples_dir=samples)
+        return fit(gan, labeled, p, exe, ckpt, None)
+
     if params.train.compile:  # compile once, untimed: the timed run then finds inductor's cached kernels
         warm = replace(params, baseline=replace(params.baseline, epochs=2),
                        gan=replace(params.gan, epochs=1, max_steps_per_epoch=2))
-        ckpt = Checkpoint(work / "checkpoints" / "warm-up.pt", key="warm-up")
-        ckpt.remove()
-        train_baseline(warm, labeled, device, ckpt, None, exe)
-        ckpt.remove()
-        stream = unlabeled(2, False)
-        train_gan(warm, labeled, stream.epoch, len(stream), device, ckpt, None, work / "warm-up", exe)
-        ckpt.remove()
+        for method in ("baseline", "gan"):
+            ckpt = Checkpoint(work / "checkpoints" / "warm-up.pt", key="warm-up")
+            ckpt.remove()
+            train(warm, method, ckpt, work / "warm-up", 2, False)
+            ckpt.remove()
     for method in ("baseline", "gan"):
         ckpt = Checkpoint(work / "checkpoints" / f"{name}-{method}.pt", key="gpu-check")
         ckpt.remove()
         _sync(device)
         began = time.perf_counter()
-        if method == "baseline":
-            r = train_baseline(params, labeled, device, ckpt, None, exe)
-        else:
-            stream = unlabeled(params.gan.max_steps_per_epoch, params.train.augment)
-            stream.images()  # decoded before the clock of the first epoch, like a second run on the cache
-            began = time.perf_counter()
-            r = train_gan(params, labeled, stream.epoch, len(stream), device, ckpt, None, out / f"grids-{name}", exe)
-            result["unlabeled"] = len(stream.files)
+        r = train(params, method, ckpt, out / f"grids-{name}", params.gan.max_steps_per_epoch, params.train.augment)
         _sync(device)
         wall = time.perf_counter() - began
         ckpt.remove()

@@ -10,14 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import CLASSES
-from .config import BaselineConfig, FixMatchConfig, GanConfig, ModelConfig, TrainConfig
+from .config import ModelConfig, Params, TrainConfig
 from .evaluation import Evaluation, absurd_loss
 from .files import atomic_path, write_text
 
 
 # Keys that set a run's length or bookkeeping, not its recipe.
 BUDGET_KEYS = {"epochs", "steps_per_epoch", "max_steps_per_epoch", "checkpoint_every", "grid_every"}
-RECIPE_SECTIONS = {"baseline": "baseline", "gan": "gan", "fixmatch": "fixmatch"}
 RECIPE_TRAIN_KEYS = ("augment", "ema", "schedule", "warmup_steps", "recalibrate_bn")  # train.* that change the recipe
 
 
@@ -25,7 +24,7 @@ def recipe_label(params: dict[str, Any], method: str) -> str:
     """What the method's run changed from the published recipe ("published" when nothing): the small stem,
     augmentation, EMA, schedule, and the method's own settings that differ from their defaults. Runs with the same
     label, data, size and steps are one arm of the ablation."""
-    defaults = {"baseline": BaselineConfig(), "gan": GanConfig(), "fixmatch": FixMatchConfig()}[method]
+    defaults = getattr(Params(), method)  # a method's config section is named like it
     changes = []
     if params.get("model", {}).get("stem", ModelConfig.stem) != "imagenet":
         changes.append(f"stem={params['model']['stem']}")
@@ -34,7 +33,7 @@ def recipe_label(params: dict[str, Any], method: str) -> str:
         value = train.get(key, getattr(TrainConfig, key))
         if value != getattr(TrainConfig, key):
             changes.append(key if value is True else f"{key}={value}")
-    for key, value in sorted(params.get(RECIPE_SECTIONS[method], {}).items()):
+    for key, value in sorted(params.get(method, {}).items()):
         if key not in BUDGET_KEYS and value != getattr(defaults, key):
             changes.append(f"{key}={value}")
     return ", ".join(changes) or "published"

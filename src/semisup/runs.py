@@ -31,7 +31,7 @@ def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | No
     checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"),
                             writer=ranks.is_main)
     if ranks.is_main:  # before any work: a read-only models/ found after training would lose the training
-        check_writable("models", "checkpoints", f"dvclive/{method}", *(["plots/generated"] if method == "gan" else []))
+        check_writable("models", "checkpoints", f"dvclive/{method}")
         checkpoint.hold()
     live = Live(dir=f"dvclive/{method}", dvcyaml=False, save_dvc_exp=False) if ranks.is_main else None
     return Execution.from_config(params.train, device, ranks), checkpoint, live

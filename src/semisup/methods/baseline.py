@@ -1,0 +1,72 @@
+"""The published supervised baseline: ResNet18 from scratch on the labelled images alone, one full-batch SGD step
+per round (an "epoch" of 100 images), validated every `baseline.eval_every` steps."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..config import Params
+from ..ema import evaluated, make_ema
+from ..execution import Execution
+from ..models import Classifier
+from ..schedules import make_scheduler
+from ..training import LabeledData
+from .base import Method, Rounds, Unlabeled
+
+
+class Baseline(Method):
+    name = "baseline"
+
+    def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled | None = None,
+                 samples_dir: Path | None = None):
+        cfg, t = params.baseline, params.train
+        self.exe, self.data = exe, data
+        self.rounds = Rounds(cfg.epochs, 1, cfg.eval_every, cfg.checkpoint_every)
+        self.images_per_step = data.x_labeled.shape[0]
+        torch.manual_seed(params.seed)
+        self.model = exe.place(Classifier(stem=params.model.stem))
+        self._train = exe.trainable(self.model)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                                         weight_decay=cfg.weight_decay)
+        self.scheduler = make_scheduler(self.optimizer, cfg.epochs, t.schedule, t.warmup_steps)
+        self.ema = make_ema(self.model, t.ema)
+
+    def batches(self, round_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The whole labelled set (a fresh augmentation where asked); under torchrun this rank's slice, so the
+        slices add up to one full-batch step (gradients are averaged over ranks)."""
+        x, y = self.data.batch()
+        r = self.exe.ranks
+        yield (x, y) if not r.distributed else (x[r.rank::r.world_size], y[r.rank::r.world_size])
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x, y = batch
+        with self.exe.autocast():
+            loss = losses.supervised_loss(self._train(self.exe.images(x)).float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return {"train_loss": loss.detach()}
+
+    def judged(self) -> nn.Module:
+        return evaluated(self.model, self.ema)
+
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self.model,)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])

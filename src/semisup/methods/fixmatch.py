@@ -1,0 +1,125 @@
+"""FixMatch (Sohn et al. 2020) on the same ResNet18, labelled set and unlabelled photos as the GAN.
+
+Per step: a weakly augmented labelled batch (`labeled_batch` drawn from a fresh crop-and-flip of the labelled set),
+`mu x labeled_batch` unlabelled images as a weak view (crop and flip from the DALI graph) and a strong view of the
+same images (RandAugment + cutout, `semisup.augment`), one concatenated train-mode pass, and the loss
+cross-entropy(labelled) + lambda_u x masked cross-entropy(strong view, confident weak-view pseudo-labels).
+SGD with Nesterov momentum; the schedule, EMA and stem follow `train` and `model` like the other methods.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..augment import strong_augmenter, strong_views
+from ..config import Params
+from ..ema import evaluated, make_ema
+from ..execution import Execution
+from ..models import Classifier
+from ..schedules import make_scheduler
+from ..training import NOISE_STRIDE, LabeledData
+from .base import Method, Rounds, Unlabeled
+
+
+def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on convolution and linear kernels only, as FixMatch's reference code does; BatchNorm's scales
+    and shifts and the biases are not decayed."""
+    kernels = [p for p in model.parameters() if p.ndim > 1]
+    others = [p for p in model.parameters() if p.ndim <= 1]
+    return [{"params": kernels, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+
+
+def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Tensor:
+    """`batch` distinct labelled images per step when the set is large enough, otherwise drawn with replacement."""
+    if batch <= n:  # drawn on the generator's device: no host-device copy inside the step
+        return torch.randperm(n, generator=generator, device=generator.device)[:batch]
+    return torch.randint(n, (batch,), generator=generator, device=generator.device)
+
+
+class FixMatch(Method):
+    """`unlabeled` yields weakly augmented batches of mu x labeled_batch images (this rank's shard under torchrun;
+    each rank also draws its own labelled batch)."""
+
+    name = "fixmatch"
+    uses_unlabeled = True
+    augmented_labels = True  # the labelled batch is a weak view too
+
+    def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled,
+                 samples_dir: Path | None = None):
+        cfg, t = params.fixmatch, params.train
+        self.cfg, self.exe, self.data, self.unlabeled = cfg, exe, data, unlabeled
+        self.rounds = Rounds(cfg.epochs, unlabeled.steps, 1, cfg.checkpoint_every)
+        self.images_per_step = cfg.mu * cfg.labeled_batch * exe.ranks.world_size
+        torch.manual_seed(params.seed)
+        self.model = exe.place(Classifier(stem=params.model.stem))
+        self._train = exe.trainable(self.model)
+        self.optimizer = torch.optim.SGD(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
+                                         momentum=cfg.momentum, nesterov=cfg.momentum > 0)
+        schedule = "fixmatch_cosine" if t.schedule == "cosine" else t.schedule
+        self.scheduler = make_scheduler(self.optimizer, self.rounds.total_steps, schedule, t.warmup_steps)
+        self.ema = make_ema(self.model, t.ema)
+        self.strong = strong_augmenter(cfg.rand_augment_ops, cfg.rand_augment_magnitude)
+        self.picks = torch.Generator(device=data.y_labeled.device)
+        self.picks.manual_seed(params.seed + 2 + NOISE_STRIDE * exe.ranks.rank)
+
+    @classmethod
+    def stream_shape(cls, params: Params) -> tuple[int, bool, int]:
+        cfg = params.fixmatch
+        return cfg.mu * cfg.labeled_batch, True, cfg.steps_per_epoch
+
+    def batches(self, round_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        for weak in self.unlabeled.batches(round_):
+            x_all, y_all = self.data.batch()
+            idx = labeled_indices(y_all.shape[0], self.cfg.labeled_batch, self.picks)
+            yield x_all[idx], y_all[idx], weak.clone()  # DALI reuses its buffer for the next batch
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x_labeled, y_labeled, weak = batch
+        images = self.exe.images(torch.cat([x_labeled, weak, strong_views(weak, self.strong)]))
+        with self.exe.autocast():
+            logits = self._train(images).float()
+        logits_labeled, logits_weak, logits_strong = logits.split([x_labeled.shape[0], weak.shape[0], weak.shape[0]])
+        supervised = losses.supervised_loss(logits_labeled, y_labeled)
+        unlabeled_loss, mask_rate = losses.fixmatch_unlabeled_loss(logits_strong, logits_weak, self.cfg.threshold)
+        loss = supervised + self.cfg.lambda_u * unlabeled_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+        return {"supervised_loss": supervised.detach(), "unlabeled_loss": unlabeled_loss.detach(),
+                "mask_rate": mask_rate.detach()}
+
+    def judged(self) -> nn.Module:
+        return evaluated(self.model, self.ema)
+
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self.model,)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict(),
+                "picks": self.picks.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.picks.set_state(state["picks"])
+
+    def no_batch(self) -> str:
+        return ("the unlabelled set gives no full batch: add unlabelled images or lower fixmatch.mu or "
+                "fixmatch.labeled_batch")
+
+    def describe(self, data: LabeledData, params: Params, exe: Execution) -> str:
+        cfg = params.fixmatch
+        return (f"fixmatch on {exe.device} ({exe.ranks.world_size} rank(s)): {data.x_labeled.shape[0]} labelled "
+                f"({cfg.labeled_batch} per step), {self.unlabeled.steps} steps of {cfg.mu * cfg.labeled_batch} "
+                f"unlabelled per rank and round, {data.x_val.shape[0]} validation, {params.image_size} px")
