@@ -69,3 +69,18 @@ def test_fixmatch_pseudo_labels_and_mask_on_a_fixed_batch():
     loss.backward()
     assert weak.grad is None  # no gradient through the pseudo-labels
     assert strong.grad[1].abs().sum() == 0  # the unconfident example contributes nothing
+
+
+def test_nt_xent_by_hand_and_its_direction():
+    """Two images, two views each: row i's positive is its other view; by hand on unit vectors."""
+    import math
+
+    z1 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z2 = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    t = 0.5
+    # each row: positive similarity 1, negatives 0 (twice): -log(e^(1/t) / (e^(1/t) + 2 e^0))
+    expected = -math.log(math.exp(1 / t) / (math.exp(1 / t) + 2))
+    assert losses.nt_xent_loss(z1, z2, t).item() == pytest.approx(expected, rel=1e-5)
+    swapped = losses.nt_xent_loss(z1, z2.flip(0), t)  # views matched to the wrong image: a higher loss
+    assert swapped.item() > expected
+    assert losses.nt_xent_loss(3 * z1, 3 * z2, t).item() == pytest.approx(expected, rel=1e-5)  # cosine: scale-free

@@ -25,6 +25,7 @@ def tiny_params(**gan):
     return params_from_dict({
         "image_size": SIZE,
         "baseline": {"epochs": 3, "checkpoint_every": 1},
+        "simclr": {"epochs": 3, "checkpoint_every": 1},
         "gan": {"epochs": 2, "batch_size": 4, "generator_width": 8, "grid_every": 1, **gan},
         "fixmatch": {"epochs": 2, "steps_per_epoch": 2, "labeled_batch": 4, "mu": 1, "threshold": 0.5},
         "train": {"ema": 0.9, "schedule": "cosine", "warmup_steps": 1},  # the improved switches: all state resumes
@@ -41,6 +42,24 @@ def tiny_data() -> LabeledData:
 def unlabeled() -> Unlabeled:
     pool = torch.rand(8, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
     return Unlabeled(lambda round_: (pool[s:s + 4] for s in (0, 4)), 2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def pretrained(tmp_path_factory):
+    """A SimCLR-pretrained encoder for `simclr` to start from: the pretraining method run by the same loop."""
+    from semisup.artifacts import save_model
+    from semisup.methods.simclr import Simclr, SimclrPretraining
+
+    where = tmp_path_factory.mktemp("pretrain")
+    params = replace(tiny_params(), pretrain=replace(tiny_params().pretrain, epochs=2, batch_size=4))
+    method = SimclrPretraining(params, CPU, None, unlabeled())
+    result = fit(method, None, params, CPU, Checkpoint(where / "ckpt.pt", "k"), None)
+    assert result.steps == 4 and [r["step"] for r in result.history] == [2, 4]  # a row per round, no validation
+    assert all(math.isfinite(r["contrastive_loss"]) for r in result.history)
+    save_model(where / "pretrain.pt", "pretrain", params, result.summary(), result.classifier_state)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Simclr, "pretrained", where / "pretrain.pt")
+        yield where / "pretrain.pt"
 
 
 def build(name: str, tmp: Path) -> Method:
@@ -185,3 +204,38 @@ def test_fixmatch_decays_kernels_only():
     bn = model.net.bn1
     assert any(p is bn.weight for p in others["params"]) and any(p is model.net.fc.bias for p in others["params"])
     assert len(kernels["params"]) + len(others["params"]) == len(list(model.parameters()))
+
+
+def test_simclr_starts_from_the_pretrained_encoder_and_a_fresh_final_layer(pretrained, tmp_path):
+    from semisup.methods.simclr import Simclr
+    from semisup.models import Classifier
+
+    encoder = torch.load(pretrained, weights_only=True)["classifier"]
+    model = build("simclr", tmp_path).model
+    assert torch.equal(model.net.layer4[1].conv2.weight, encoder["net.layer4.1.conv2.weight"])
+    torch.manual_seed(tiny_params().seed)
+    fresh = Classifier()
+    assert torch.equal(model.net.fc.weight, fresh.net.fc.weight)  # the final layer: random weights from `seed`
+    assert not torch.equal(model.net.layer4[1].conv2.weight, fresh.net.layer4[1].conv2.weight)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Simclr, "pretrained", tmp_path / "none.pt")
+        with pytest.raises(PipelineError, match=r"none.pt: no pretrained encoder; run `dvc repro pretrain`"):
+            build("simclr", tmp_path)
+    bigger = params_from_dict({"image_size": 64})
+    with pytest.raises(PipelineError, match=r"pretrained at 32 px with the imagenet stem, but this run is 64 px"):
+        Simclr(bigger, CPU, tiny_data())
+
+
+def test_contrastive_views_differ_per_image_and_stay_in_range():
+    from semisup.augment import contrastive_view
+
+    x = torch.rand(8, 3, SIZE, SIZE)
+    g = torch.Generator().manual_seed(0)
+    a, b = contrastive_view(x, g, 0.2, 0.4, 0.2), contrastive_view(x, g, 0.2, 0.4, 0.2)
+    assert a.shape == x.shape and 0 <= a.min() and a.max() <= 1 and not torch.equal(a, b)
+    same = contrastive_view(x, torch.Generator().manual_seed(0), 0.2, 0.4, 0.2)
+    assert torch.equal(a, same)  # drawn from the generator alone: reproducible
+    x = torch.rand(8, 3, SIZE, SIZE) * 0.5 + torch.arange(8).view(8, 1, 1, 1) * 0.05  # each image its own range
+    plain = contrastive_view(x, g, 0.5, 0.0, 0.0)  # crops only: resampled pixels of the image itself
+    for view, image in zip(plain, x):
+        assert image.min() - 1e-5 <= view.min() and view.max() <= image.max() + 1e-5

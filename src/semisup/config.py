@@ -97,6 +97,35 @@ class FixMatchConfig:
 
 
 @dataclass(frozen=True)
+class PretrainConfig:
+    """Self-supervised pretraining (SimCLR, Chen et al. 2020) of the ResNet18 on every unlabelled-to-be photo (the
+    pool and Kaggle's test1, labels never read). Its own seed, and neither `seed` nor the labelled set: one run
+    serves every seed and strategy (DVC's run cache)."""
+
+    seed: int = 0
+    epochs: int = 10  # rounds; the budget is epochs x steps_per_epoch steps
+    steps_per_epoch: int = 100  # at most (fewer when the photos give fewer batches)
+    batch_size: int = 256  # photos per step, two augmented views each; the other 2(N-1) views are the negatives
+    lr: float = 0.3  # SGD, momentum, cosine decay after `warmup_steps`; kernels decayed, BatchNorm and biases not
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    warmup_steps: int = 10
+    temperature: float = 0.2  # of the NT-Xent loss
+    projection_dim: int = 128  # the projection head (512 -> 512 -> this), dropped after pretraining
+    crop_min_scale: float = 0.2  # random resized crop: smallest share of the image kept
+    jitter: float = 0.4  # brightness, contrast and saturation jitter strength (applied with probability 0.8)
+    grayscale: float = 0.2  # probability of a grey view
+    checkpoint_every: int = 1
+
+
+@dataclass(frozen=True)
+class SimclrConfig(BaselineConfig):
+    """Fine-tuning the pretrained ResNet18 on the labelled set: the baseline's recipe and fields (one full-batch step
+    per epoch), started from `models/pretrained.pt` instead of random weights, so the two differ by that alone when
+    their sections match."""
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = "auto"
     amp: bool = False  # bf16 autocast on CUDA; ignored on the CPU
@@ -122,6 +151,8 @@ class Params:
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
     gan: GanConfig = field(default_factory=GanConfig)
     fixmatch: FixMatchConfig = field(default_factory=FixMatchConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    simclr: SimclrConfig = field(default_factory=SimclrConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property
@@ -192,13 +223,28 @@ def _validate(p: Params) -> None:
             "use an integer from 1 to 65536")
     require(0 < p.loader.num_threads <= THREADS_MAX, "loader.num_threads", p.loader.num_threads,
             f"use an integer from 1 to {THREADS_MAX} (DALI's CPU threads; the cores here: {os.cpu_count()})")
-    b = p.baseline
-    require(0 < b.epochs <= BIG, "baseline.epochs", b.epochs, f"use an integer from 1 to {BIG}")
-    require(0 < b.lr <= LR_MAX, "baseline.lr", b.lr, f"use a number in (0, {LR_MAX}] (published: 0.001)")
-    require(0 <= b.momentum < 1, "baseline.momentum", b.momentum, "use 0 <= momentum < 1")
-    require(b.weight_decay >= 0, "baseline.weight_decay", b.weight_decay, "use a number >= 0")
-    require(b.checkpoint_every > 0, "baseline.checkpoint_every", b.checkpoint_every, "use an integer > 0")
-    require(b.eval_every > 0, "baseline.eval_every", b.eval_every, "use an integer > 0")
+    for name in ("baseline", "simclr"):  # the same supervised recipe, from random or pretrained weights
+        b = getattr(p, name)
+        require(0 < b.epochs <= BIG, f"{name}.epochs", b.epochs, f"use an integer from 1 to {BIG}")
+        require(0 < b.lr <= LR_MAX, f"{name}.lr", b.lr, f"use a number in (0, {LR_MAX}] (published baseline: 0.001)")
+        require(0 <= b.momentum < 1, f"{name}.momentum", b.momentum, "use 0 <= momentum < 1")
+        require(b.weight_decay >= 0, f"{name}.weight_decay", b.weight_decay, "use a number >= 0")
+        require(b.checkpoint_every > 0, f"{name}.checkpoint_every", b.checkpoint_every, "use an integer > 0")
+        require(b.eval_every > 0, f"{name}.eval_every", b.eval_every, "use an integer > 0")
+    r = p.pretrain
+    require(0 <= r.seed <= SEED_MAX, "pretrain.seed", r.seed, f"use an integer from 0 to {SEED_MAX}")
+    for key in ("epochs", "steps_per_epoch", "checkpoint_every"):
+        require(0 < getattr(r, key) <= BIG, f"pretrain.{key}", getattr(r, key), f"use an integer from 1 to {BIG}")
+    require(2 <= r.batch_size <= 65536, "pretrain.batch_size", r.batch_size, "use an integer from 2 to 65536")
+    require(0 < r.lr <= LR_MAX, "pretrain.lr", r.lr, f"use a number in (0, {LR_MAX}]")
+    require(0 <= r.momentum < 1, "pretrain.momentum", r.momentum, "use 0 <= momentum < 1")
+    require(r.weight_decay >= 0, "pretrain.weight_decay", r.weight_decay, "use a number >= 0")
+    require(r.warmup_steps >= 0, "pretrain.warmup_steps", r.warmup_steps, "use an integer >= 0")
+    require(0 < r.temperature <= 10, "pretrain.temperature", r.temperature, "use a number in (0, 10] (SimCLR: 0.1-0.5)")
+    require(0 < r.projection_dim <= 4096, "pretrain.projection_dim", r.projection_dim, "use an integer from 1 to 4096")
+    require(0 < r.crop_min_scale <= 1, "pretrain.crop_min_scale", r.crop_min_scale, "use a share in (0, 1]")
+    require(0 <= r.jitter < 1, "pretrain.jitter", r.jitter, "use a strength in [0, 1)")
+    require(0 <= r.grayscale <= 1, "pretrain.grayscale", r.grayscale, "use a probability in [0, 1]")
     g = p.gan
     require(g.checkpoint_every > 0, "gan.checkpoint_every", g.checkpoint_every, "use an integer > 0")
     require(0 < g.epochs <= BIG, "gan.epochs", g.epochs, f"use an integer from 1 to {BIG}")

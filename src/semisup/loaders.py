@@ -259,7 +259,7 @@ class LabeledLoader:
 
     def __init__(
         self,
-        folder: str | Path,
+        folder: str | Path | Sequence[str | Path],
         image_size: int,
         batch_size: int,
         device: torch.device | str,
@@ -465,7 +465,7 @@ class UnlabeledStream:
 
     def __init__(
         self,
-        folder: str | Path,
+        folder: str | Path | Sequence[str | Path],
         image_size: int,
         batch_size: int,
         device: torch.device | str,
@@ -481,8 +481,9 @@ class UnlabeledStream:
             raise PipelineError(f"batch_size: {batch_size} must be at least 1")
         if not 0 <= shard_id < num_shards:
             raise PipelineError(f"shard_id {shard_id} is outside 0..{num_shards - 1} (num_shards {num_shards})")
-        self.folder = Path(folder)
-        self.files = [str(p) for p in unlabeled_files(self.folder)]
+        folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
+        self.folder = folders[0]  # where messages point; images come from every folder, in order
+        self.files = [str(p) for f in folders for p in unlabeled_files(f)]
         self.image_size, self.batch_size, self.seed, self.augment = image_size, batch_size, seed, augment
         self.shard_id, self.num_shards, self.num_threads = shard_id, num_shards, num_threads
         self.device, self._device_id = placement(device)

@@ -69,3 +69,14 @@ def fixmatch_unlabeled_loss(logits_strong: torch.Tensor, logits_weak: torch.Tens
     labels, mask = pseudo_labels(logits_weak, threshold)
     loss = (F.cross_entropy(logits_strong, labels, reduction="none") * mask).mean()
     return loss, mask.mean()
+
+
+def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's NT-Xent: each view's positive is the other view of its image, its negatives the other 2(N-1)
+    views of the batch; cosine similarities over `temperature`, cross-entropy over each row (self excluded)."""
+    z = F.normalize(torch.cat([z1, z2]), dim=1)
+    n = z1.shape[0]
+    logits = (z @ z.T / temperature).float()
+    logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    positives = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)
+    return F.cross_entropy(logits, positives)

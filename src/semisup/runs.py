@@ -19,7 +19,8 @@ DATA = Path("data")
 CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
 
 
-def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | None]:
+def setup(params: Params, method: str, stage: str | None = None,
+          labeled: bool = True) -> tuple[Execution, Checkpoint, Live | None]:
     """This rank's device and switches (joining the other ranks under torchrun), deterministic kernels where asked,
     a checkpoint keyed on this method's params, and DVCLive without its own dvc.yaml (rank 0 only)."""
     ranks = ranks_from_env()
@@ -28,8 +29,8 @@ def setup(params: Params, method: str) -> tuple[Execution, Checkpoint, Live | No
     if params.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = not params.train.deterministic  # cuDNN's autotuner picks the fastest kernels
-    checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", fingerprint(params, method, DATA / "labeled.csv"),
-                            writer=ranks.is_main)
+    key = fingerprint(params, method, DATA / "labeled.csv" if labeled else None, stage=stage)
+    checkpoint = Checkpoint(Path("checkpoints") / f"{method}.pt", key, writer=ranks.is_main)
     if ranks.is_main:  # before any work: a read-only models/ found after training would lose the training
         check_writable("models", "checkpoints", f"dvclive/{method}")
         checkpoint.hold()
@@ -66,16 +67,17 @@ def unlabeled_sample(params: Params, device: torch.device) -> torch.Tensor:
     return images.to(device).float().mul_(1 / 255)
 
 
-def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: bool, max_batches: int) -> UnlabeledStream:
-    """This rank's shard of the unlabelled set: JPEGs decoded by DALI every epoch (published), or, with
-    `loader.decode: once`, uint8 tensors decoded on first use and cached (on the GPU when they fit)."""
-    kwargs = dict(seed=params.seed, num_threads=params.loader.num_threads, augment=augment, max_batches=max_batches,
-                  shard_id=exe.ranks.rank, num_shards=exe.ranks.world_size)
+def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: bool, max_batches: int,
+                     folders: tuple[Path, ...] = (DATA / "unlabeled",), seed: int | None = None) -> UnlabeledStream:
+    """This rank's shard of the unlabelled set (or of `folders`): JPEGs decoded by DALI every epoch (published), or,
+    with `loader.decode: once`, uint8 tensors decoded on first use and cached (on the GPU when they fit)."""
+    kwargs = dict(seed=params.seed if seed is None else seed, num_threads=params.loader.num_threads, augment=augment,
+                  max_batches=max_batches, shard_id=exe.ranks.rank, num_shards=exe.ranks.world_size)
     if params.loader.decode == "once":
         from .decoded import DecodedStream
 
-        return DecodedStream(DATA / "unlabeled", params.image_size, batch_size, exe.device, cache_dir=CACHE, **kwargs)
-    return UnlabeledStream(DATA / "unlabeled", params.image_size, batch_size, exe.device, **kwargs)
+        return DecodedStream(folders, params.image_size, batch_size, exe.device, cache_dir=CACHE, **kwargs)
+    return UnlabeledStream(folders, params.image_size, batch_size, exe.device, **kwargs)
 
 
 def whole_pass(loader: LabeledLoader) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,5 +96,6 @@ def finish(method: str, params: Params, exe: Execution, live: Live | None, check
                    result.generator_state)
         checkpoint.remove()
         print(f"{method}: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
-              f"{result.epochs_run} ({result.steps} steps)")
+              f"{result.epochs_run} ({result.steps} steps)" if result.history and "val_accuracy" in result.history[-1]
+              else f"{method}: {result.steps} steps, last state kept (no validation)")
     leave_ranks()

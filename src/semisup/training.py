@@ -78,7 +78,7 @@ class TrainResult:
 
 def stage_params(stage: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str] | None:
     """The params a stage declares in dvc.yaml (`model`, `gan`, `data.source`, ...), or None when it is not there.
-    `name@item` reads a `foreach` stage's template with `${item}` filled in."""
+    `name@item` reads a `foreach` stage's template with `${key}` (or `${item}`) filled in."""
     import yaml
 
     name, _, item = stage.partition("@")
@@ -88,17 +88,20 @@ def stage_params(stage: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str] | N
         declared = spec["params"]
     except (OSError, KeyError, TypeError, yaml.YAMLError):
         return None
-    return [p.replace("${item}", item) for p in declared if isinstance(p, str)]
+    return [p.replace("${key}", item).replace("${item}", item) for p in declared if isinstance(p, str)]
 
 
-def fingerprint(params: Params, method: str, labeled_csv: Path, dvc_yaml: Path = Path("dvc.yaml")) -> str:
+def fingerprint(params: Params, method: str, labeled_csv: Path | None, dvc_yaml: Path = Path("dvc.yaml"),
+                stage: str | None = None) -> str:
     """Identifies a run for resuming: every param the method's stage declares in dvc.yaml (all params when the
-    stage is not found, so nothing it reads is ever left out) plus the labelled set it was given."""
+    stage is not found, so nothing it reads is ever left out) plus the labelled set it was given (None: a stage
+    that reads no labelled set)."""
     values = asdict(params)
-    keys = stage_params(f"train@{method}", dvc_yaml) or sorted(values)
+    keys = stage_params(stage or f"train@{method}", dvc_yaml) or sorted(values)
     relevant = {key: dotted(values, key) for key in keys}
     relevant["checkpoint_format"] = CHECKPOINT_FORMAT
-    blob = json.dumps(relevant, sort_keys=True, default=str) + hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
+    labeled = "" if labeled_csv is None else hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
+    blob = json.dumps(relevant, sort_keys=True, default=str) + labeled
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -245,13 +248,14 @@ def validate(judged: nn.Module, data: LabeledData, params: Params, amp: bool) ->
     return evaluate(judged, data.x_val, data.y_val, params.loader.eval_batch_size, amp)
 
 
-def fit(method: Method, data: LabeledData, params: Params, exe: Execution, checkpoint: Checkpoint,
+def fit(method: Method, data: LabeledData | None, params: Params, exe: Execution, checkpoint: Checkpoint,
         live: Live | None) -> TrainResult:
     """The one training loop, for every method: `method.rounds.count` rounds of `method.step` over
     `method.batches(round)`, the losses averaged per round (on the device) and checked for NaN; after every
     `validate_every`-th round and the last, validation of `method.judged()` (rank 0), the best validated networks
-    kept (validation only, never test) and a row of curves whose x is the optimiser step; a checkpoint after every
-    `checkpoint_every`-th round and the last, from which a rerun with the same params and data resumes."""
+    kept (validation only, never test) and a row of curves whose x is the optimiser step (`validate_every` 0: no
+    validation, a row per round, the last state kept); a checkpoint after every `checkpoint_every`-th round and the
+    last, from which a rerun with the same params and data resumes."""
     plan, main = method.rounds, exe.ranks.is_main
     best, start, history, seconds, images, steps = Best(), 1, [], 0.0, 0, 0
     if (state := checkpoint.load(exe.device)) is not None:
@@ -281,18 +285,20 @@ def fit(method: Method, data: LabeledData, params: Params, exe: Execution, check
         steps, images = steps + taken, images + taken * method.images_per_step
         seconds += time.perf_counter() - began
         last = round_ == plan.count
-        if round_ % plan.validate_every == 0 or last:
+        validating = plan.validate_every > 0 and (round_ % plan.validate_every == 0 or last)
+        if validating or plan.validate_every == 0:  # a method without validation logs its losses every round
             means = {k: (all_ranks_mean(v, exe.ranks) / taken).item() for k, v in sums.items()}
             check_finite(means, round_, checkpoint)
             if main:
-                judged = method.judged()
-                val = validate(judged, data, params, exe.amp)
-                check_finite({"val_loss": val.loss}, round_, checkpoint)
-                best.update(val.accuracy, val.loss, round_, *method.kept())
-                row = {"epoch": round_, "step": steps, **means, "val_accuracy": val.accuracy, "val_loss": val.loss}
+                row = {"epoch": round_, "step": steps, **means}
+                if validating:
+                    val = validate(method.judged(), data, params, exe.amp)
+                    check_finite({"val_loss": val.loss}, round_, checkpoint)
+                    best.update(val.accuracy, val.loss, round_, *method.kept())
+                    row.update(val_accuracy=val.accuracy, val_loss=val.loss)
+                    bar.set_postfix(val_acc=f"{val.accuracy:.3f}", best=best.epoch, img_s=f"{images / seconds:.0f}")
                 history.append(row)
                 log_row(live, row)
-                bar.set_postfix(val_acc=f"{val.accuracy:.3f}", best=best.epoch, img_s=f"{images / seconds:.0f}")
                 if plan.steps > 1:  # a line per validation where rounds are long (not per step of the baseline)
                     bar.write(f"{method.name} round {round_}/{plan.count}: " + " ".join(
                         f"{k}={v:.4f}" for k, v in row.items() if k not in ("epoch", "step"))
@@ -304,6 +310,8 @@ def fit(method: Method, data: LabeledData, params: Params, exe: Execution, check
                              "round": round_, "history": history, "seconds": seconds, "images": images,
                              "steps": steps})
     bar.close()
+    if plan.validate_every == 0:  # nothing to select on: the last state
+        best.epoch, best.states = plan.count, [copy.deepcopy(m.state_dict()) for m in method.kept()]
     states = best.states or [{}]
     return TrainResult(states[0], best.epoch, best.accuracy, best.loss, plan.count, seconds,
                        images / max(seconds, 1e-9), generator_state=states[1] if len(states) > 1 else None,

@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {  # name (= config section, stage item, model file) 
     "baseline": "semisup.methods.baseline:Baseline",
     "gan": "semisup.methods.sgan:SemiSupervisedGan",
     "fixmatch": "semisup.methods.fixmatch:FixMatch",
+    "simclr": "semisup.methods.simclr:Simclr",
 }
 BASELINE = "baseline"  # what the gains are measured against
 

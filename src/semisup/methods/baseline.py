@@ -23,17 +23,21 @@ class Baseline(Method):
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled | None = None,
                  samples_dir: Path | None = None):
-        cfg, t = params.baseline, params.train
+        cfg, t = getattr(params, self.name), params.train  # `simclr` fine-tunes with the same recipe
         self.exe, self.data = exe, data
         self.rounds = Rounds(cfg.epochs, 1, cfg.eval_every, cfg.checkpoint_every)
         self.images_per_step = data.x_labeled.shape[0]
         torch.manual_seed(params.seed)
-        self.model = exe.place(Classifier(stem=params.model.stem))
+        self.model = exe.place(self.initial_model(params))
         self._train = exe.trainable(self.model)
         self.optimizer = torch.optim.SGD(self.model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                                          weight_decay=cfg.weight_decay)
         self.scheduler = make_scheduler(self.optimizer, cfg.epochs, t.schedule, t.warmup_steps)
         self.ema = make_ema(self.model, t.ema)
+
+    def initial_model(self, params: Params) -> Classifier:
+        """ResNet18 from scratch (random weights drawn from `seed`)."""
+        return Classifier(stem=params.model.stem)
 
     def batches(self, round_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """The whole labelled set (a fresh augmentation where asked); under torchrun this rank's slice, so the

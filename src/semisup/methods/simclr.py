@@ -1,0 +1,122 @@
+"""SimCLR (Chen et al. 2020) for few labels: the ResNet18 first learns from the unlabelled photos alone to tell each
+photo's two augmented views from every other photo's (`SimclrPretraining`, its own stage, shared by every seed and
+labelled set), then is fine-tuned on the labelled photos with the baseline's recipe (`Simclr`, a registered method).
+
+The contrastive task needs no label, and what it learns (colour, texture and shape cues that survive crops and colour
+jitter) is what the 100 labels alone cannot teach; the fine-tune then starts from those features instead of noise.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..augment import contrastive_view
+from ..config import Params
+from ..errors import PipelineError
+from ..execution import Execution
+from ..models import Classifier
+from ..schedules import make_scheduler
+from ..training import LabeledData
+from .base import Method, Rounds, Unlabeled
+from .baseline import Baseline
+from .fixmatch import decay_groups
+
+PRETRAINED = Path("models/pretrain.pt")  # what `stages/pretrain.py` writes
+
+
+class SimclrPretraining(Method):
+    """The encoder and its projection head, one NT-Xent step per batch of unlabelled photos. No labels, so no
+    validation: the loop keeps the last state (`Rounds.validate_every = 0`)."""
+
+    name = "pretrain"
+    uses_unlabeled = True
+
+    def __init__(self, params: Params, exe: Execution, data: LabeledData | None, unlabeled: Unlabeled,
+                 samples_dir: Path | None = None):
+        cfg = self.cfg = params.pretrain
+        self.exe, self.unlabeled = exe, unlabeled
+        self.rounds = Rounds(cfg.epochs, unlabeled.steps, 0, cfg.checkpoint_every)
+        self.images_per_step = cfg.batch_size * exe.ranks.world_size
+        torch.manual_seed(cfg.seed)
+        self.encoder = exe.place(Classifier(stem=params.model.stem))
+        self.head = exe.place(nn.Sequential(nn.Linear(512, 512), nn.ReLU(inplace=True),
+                                            nn.Linear(512, cfg.projection_dim)))
+        self._encoder, self._head = exe.trainable(self.encoder), exe.trainable(self.head)
+        groups = decay_groups(self.encoder, cfg.weight_decay) + decay_groups(self.head, cfg.weight_decay)
+        self.optimizer = torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+        self.scheduler = make_scheduler(self.optimizer, self.rounds.total_steps, "cosine", cfg.warmup_steps)
+        self.views = torch.Generator(device=exe.device).manual_seed(cfg.seed + 3 + 7919 * exe.ranks.rank)
+
+    @classmethod
+    def stream_shape(cls, params: Params) -> tuple[int, bool, int]:
+        return params.pretrain.batch_size, False, params.pretrain.steps_per_epoch  # views are drawn in the step
+
+    def batches(self, round_: int) -> Iterator[torch.Tensor]:
+        yield from self.unlabeled.batches(round_)
+
+    def step(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        cfg, exe = self.cfg, self.exe
+        x = batch.clone()  # DALI reuses its buffer
+        views = [contrastive_view(x, self.views, cfg.crop_min_scale, cfg.jitter, cfg.grayscale) for _ in range(2)]
+        with exe.autocast():
+            z = self._head(self._encoder(exe.images(torch.cat(views)), features=True)).float()
+        loss = losses.nt_xent_loss(*z.chunk(2), cfg.temperature)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        return {"contrastive_loss": loss.detach()}
+
+    def judged(self) -> nn.Module:
+        return self.encoder
+
+    def modules(self) -> tuple[nn.Module, ...]:
+        return self.encoder, self.head
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"encoder": self.encoder.state_dict(), "head": self.head.state_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "views": self.views.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.encoder.load_state_dict(state["encoder"])
+        self.head.load_state_dict(state["head"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.views.set_state(state["views"])
+
+    def no_batch(self) -> str:
+        return "the unlabelled photos give no full batch: lower pretrain.batch_size"
+
+    def describe(self, data: LabeledData | None, params: Params, exe: Execution) -> str:
+        return (f"SimCLR pretraining on {exe.device} ({exe.ranks.world_size} rank(s)): {self.unlabeled.steps} steps "
+                f"of {params.pretrain.batch_size} unlabelled photos (two views each) per round, {self.rounds.count} "
+                f"rounds, {params.image_size} px")
+
+
+class Simclr(Baseline):
+    """The baseline's supervised fine-tune (its recipe from the `simclr` section), from the pretrained encoder; the
+    final layer starts from random weights drawn from `seed`."""
+
+    name = "simclr"
+    pretrained: Path = PRETRAINED
+
+    def initial_model(self, params: Params) -> Classifier:
+        model = super().initial_model(params)
+        if not self.pretrained.is_file():
+            raise PipelineError(f"{self.pretrained}: no pretrained encoder; run `dvc repro pretrain` (or the whole "
+                                "pipeline) first")
+        blob = torch.load(self.pretrained, map_location="cpu", weights_only=True)
+        if blob.get("image_size") != params.image_size or blob.get("stem") != params.model.stem:
+            raise PipelineError(f"{self.pretrained}: pretrained at {blob.get('image_size')} px with the "
+                                f"{blob.get('stem')} stem, but this run is {params.image_size} px with the "
+                                f"{params.model.stem} stem; run `dvc repro pretrain` with these params")
+        encoder = {k: v for k, v in blob["classifier"].items() if not k.startswith("net.fc.")}
+        missing, unexpected = model.load_state_dict(encoder, strict=False)
+        if unexpected or any(not k.startswith("net.fc.") for k in missing):
+            raise PipelineError(f"{self.pretrained}: does not fit the ResNet18 (missing {missing}, extra {unexpected})")
+        return model
