@@ -27,6 +27,8 @@ COMMANDS = {
     "report": ("semisup.report", "every commit's experiments into metrics/report.md and .png (after a sweep)"),
     "ci-review": ("semisup.ci_review", "Markdown for a pull request: metrics and params diff against a base commit, "
                                        "plus the report"),
+    "study": ("semisup.study", "run a study over seeds (one committed result file per run) or report it: table with "
+                               "paired intervals, curves"),
     "gpu-check": ("semisup.gpucheck", "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: "
                                       "tests, bench, 224-px training; report rebuilds its tables"),
 }

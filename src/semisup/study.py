@@ -1,0 +1,240 @@
+"""`semisup study run | report`: a study over seeds whose every finished run is one small committed file.
+
+    semisup study run --seeds 0-5 --arms baseline,simclr --out metrics/study/study   # where params.yaml is the study
+    semisup study report metrics/study/study                                         # table, per-seed figures, plot
+
+`run` sets `seed` (Hydra: `profile=<params.yaml's profile> seed=k`), lets `dvc repro train@<arm> ...` bring every stage
+those arms need up to date (curate per seed; `pretrain` once, it reads no seed), reads the test set once per trained
+model and writes `<out>/<arm>-seed<k>.json`: the params that define the run, the git revision, the data's hash, the
+metrics, the validation curve and the seconds. A study spans sessions and machines: finished results are skipped, and
+`report` rebuilds everything from the files alone, never from DVC experiment refs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .files import write_text
+from .report import paired_interval
+
+BASELINE = "baseline"
+
+
+def seed_range(text: str) -> list[int]:
+    """"0-5" or "0,2,4" -> seeds; one clear line for anything else."""
+    try:
+        seeds = [s for part in text.split(",") for s in (
+            range(int(part.split("-")[0]), int(part.split("-")[1]) + 1) if "-" in part else [int(part)])]
+    except ValueError:
+        raise ConfigError(f"--seeds: {text!r} is not a list of seeds; use e.g. 0-5 or 0,2,4") from None
+    if not seeds or min(seeds) < 0:
+        raise ConfigError(f"--seeds: {text!r} gives no seed >= 0; use e.g. 0-5")
+    return seeds
+
+
+def result_path(out: Path, arm: str, seed: int) -> Path:
+    return out / f"{arm}-seed{seed}.json"
+
+
+def _git_revision() -> str:
+    rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "src", "stages", "conf"],
+                           capture_output=True, text=True).stdout.strip()
+    return (rev or "unknown") + ("+changes" if dirty else "")
+
+
+def _check(command: list[str]) -> None:
+    print("$ " + " ".join(command), flush=True)
+    done = subprocess.run(command)
+    if done.returncode != 0:
+        raise ConfigError(f"`{' '.join(command)}` failed (exit {done.returncode}); see its output above")
+
+
+def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
+    """One trained model read once on the test set, with what defines and describes its run."""
+    import torch
+
+    from .artifacts import load_model
+    from .config import load_params
+    from .evaluation import evaluate
+    from .loaders import load_labeled, resolve_device
+
+    params = load_params()
+    device = resolve_device(params.train.device)
+    model, meta = load_model(Path(f"models/{arm}.pt"), device)
+    x_test, y_test = load_labeled(Path("data/test"), meta["image_size"], device, num_threads=params.loader.num_threads)
+    test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
+    source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
+    train = meta["train"]
+    result = {
+        "arm": arm, "seed": seed, "profile": params.profile, "data_source": params.data.source,
+        "data_sha256": source.get("sha256", "unknown"), "image_size": meta["image_size"],
+        "strategy": params.labeled.strategy, "labeled": params.labeled.size, "val_images": params.data.val_size,
+        "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
+        "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
+        "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
+        "git_revision": _git_revision(), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
+        "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
+    }
+    if arm == "simclr":
+        pre = torch.load(Path("models/pretrain.pt"), weights_only=True)
+        result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(pre["train"]["train_seconds"], 1),
+                              "params": pre["params"]["pretrain"]}
+    return result
+
+
+def dvclive_curve(arm: str) -> list[dict[str, float]]:
+    """The validation curve DVCLive wrote for this arm's run: (step, val_accuracy) rows."""
+    path = Path(f"dvclive/{arm}/plots/metrics/val_accuracy.tsv")
+    if not path.is_file():
+        return []
+    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line.strip()]
+    return [{"step": int(float(r[0])), "val_accuracy": float(r[1])} for r in rows]
+
+
+def run_study(seeds: list[int], arms: list[str], out: Path, force: bool = False) -> None:
+    from .methods import names
+    from .typed import read_params_file
+
+    unknown = [a for a in arms if a not in names()]
+    if unknown:
+        raise ConfigError(f"--arms: {', '.join(unknown)} not registered; use some of {', '.join(names())}")
+    profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
+    out.mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        todo = [a for a in arms if force or not result_path(out, a, seed).is_file()]
+        if not todo:
+            print(f"seed {seed}: {', '.join(arms)} already measured in {out}")
+            continue
+        began = time.perf_counter()
+        _check([sys.executable, "-m", "semisup", "params", f"profile={profile}", f"seed={seed}"])
+        _check(["dvc", "repro", *[f"train@{a}" for a in todo]])
+        wall = time.perf_counter() - began
+        for arm in todo:
+            result = measure(arm, seed, wall / len(todo))
+            write_text(result_path(out, arm, seed), json.dumps(result, indent=1) + "\n")
+            print(f"{arm} seed {seed}: test accuracy {result['test_accuracy']:.4f} ({result['test_images']} photos)")
+
+
+# ------------------------------------------------------------------------------------------------------ the report
+
+
+def load_results(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """arm -> seed -> result, from every `<arm>-seed<k>.json` in `folder`."""
+    results: dict[str, dict[int, dict[str, Any]]] = {}
+    for path in sorted(folder.glob("*-seed*.json")):
+        r = json.loads(path.read_text())
+        results.setdefault(r["arm"], {})[int(r["seed"])] = r
+    if not results:
+        raise ConfigError(f"{folder}: no study results (<arm>-seed<k>.json); run `semisup study run` first")
+    return results
+
+
+def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
+    """The study's table: per arm the seeds, test accuracy mean ± sd and per seed, and the gain over the baseline
+    paired by seed with its 95% t-interval."""
+    any_result = next(iter(next(iter(results.values())).values()))
+    base = results.get(BASELINE, {})
+    lines = [
+        f"Data: `{Path(any_result['data_source']).name}` (SHA-256 {any_result['data_sha256'][:12]}…), "
+        f"{any_result['image_size']} px, {any_result['labeled']} {any_result['strategy']} labelled photos, "
+        f"{any_result['val_images']} validation (selection) and {any_result['test_images']} test photos (read once "
+        f"per model); profile `{any_result['profile']}`; results in `{folder.as_posix()}/`.",
+        "",
+        "| arm | steps | runs (seeds) | test acc. mean ± sd | per seed | minus baseline, points (95% CI, paired) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for arm in sorted(results, key=lambda a: (a != BASELINE, a)):
+        runs = results[arm]
+        seeds = sorted(runs)
+        acc = [100 * runs[s]["test_accuracy"] for s in seeds]
+        sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
+        steps = sorted({runs[s]["steps"] for s in seeds})
+        step_text = "/".join(map(str, steps))
+        if arm == "simclr" and "pretrain" in runs[seeds[0]]:
+            step_text += f" (+{runs[seeds[0]]['pretrain']['steps']} pretraining, shared)"
+        if arm == BASELINE:
+            gain = "reference"
+        else:
+            paired = [s for s in seeds if s in base]
+            diffs = [100 * (runs[s]["test_accuracy"] - base[s]["test_accuracy"]) for s in paired]
+            interval = paired_interval(diffs)
+            gain = (f"{interval.mean:+.1f} [{interval.low:+.1f}, {interval.high:+.1f}] over {len(diffs)} seeds"
+                    if interval else (f"{diffs[0]:+.1f} (one draw: no interval)" if diffs else "no paired baseline"))
+        lines.append(f"| {arm} | {step_text} | {len(seeds)} ({','.join(map(str, seeds))}) | "
+                     f"{statistics.fmean(acc):.1f} ± {sd:.1f}% | {' '.join(f'{a:.1f}' for a in acc)} | {gain} |")
+    seconds = {arm: statistics.fmean(r["train_seconds"] for r in runs.values()) for arm, runs in results.items()}
+    lines += ["", "Training seconds per run (mean): " + ", ".join(f"{a} {s:.0f} s" for a, s in sorted(seconds.items()))
+              + "".join(f"; SimCLR pretraining {r['pretrain']['seconds']:.0f} s once"
+                        for r in list(results.get("simclr", {}).values())[:1] if "pretrain" in r)
+              + f" ({any_result['machine']}).", ""]
+    return "\n".join(lines)
+
+
+def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
+    """Validation accuracy against the optimiser step, mean over seeds with its range, one line per arm."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for arm in sorted(results, key=lambda a: (a != BASELINE, a)):
+        curves = [dict(map(tuple, r["curve"])) for r in results[arm].values() if r["curve"]]
+        steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
+        if not steps:
+            continue
+        per_step = [[100 * c[s] for c in curves] for s in steps]
+        ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})")
+        ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], alpha=0.15)
+    ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_xlabel("optimiser step (fine-tune / training)")
+    ax.set_ylabel("validation accuracy (%)")
+    ax.set_title("Validation accuracy per step: mean over seeds, band = min..max")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def add_arguments(parser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="train and measure each arm for each seed (skips measured ones)")
+    run.add_argument("--seeds", default="0-5", help="e.g. 0-5 or 0,2,4 (default 0-5)")
+    run.add_argument("--arms", default="baseline,simclr", help="registered methods, comma-separated")
+    run.add_argument("--out", type=Path, default=None, help="result folder (default metrics/study/<profile>)")
+    run.add_argument("--force", action="store_true", help="measure again even where a result exists")
+    report = sub.add_parser("report", help="the table and the curve plot from the result files")
+    report.add_argument("folder", type=Path, help="a result folder, e.g. metrics/study/study")
+    report.add_argument("--markdown", type=Path, default=None, help="also write the table here (default: print)")
+    report.add_argument("--figure", type=Path, default=None, help="also draw the curves here (PNG)")
+
+
+def run(args) -> None:
+    if args.action == "run":
+        from .typed import read_params_file
+
+        profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
+        out = args.out or Path("metrics/study") / str(profile)
+        run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, args.force)
+        return
+    results = load_results(args.folder)
+    text = render(results, args.folder)
+    if args.markdown:
+        write_text(args.markdown, text)
+    if args.figure:
+        plot_curves(results, args.figure)
+    print(text)
+    if any(math.isnan(r["test_accuracy"]) for runs in results.values() for r in runs.values()):
+        print("warning: some runs have no test accuracy")
