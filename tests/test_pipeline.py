@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from semisup.methods import names, semi_supervised
+
 ROOT = Path(__file__).resolve().parents[1]
 COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".dvcignore", ".gitignore"]
 
@@ -46,16 +48,16 @@ def repo(tmp_path_factory):
 
 
 def test_repro_runs_every_stage_and_writes_metrics(repo):
-    for method in ("baseline", "gan", "fixmatch"):
+    for method in names():
         metrics = json.loads((repo / "metrics" / f"{method}.json").read_text())
         assert 0 <= metrics["test_accuracy"] <= 1
         assert metrics["test_images"] == 20
         assert all(isinstance(v, (int, float)) for v in metrics.values()), metrics  # numbers only: DVC compares them
     provenance = json.loads((repo / "metrics" / "provenance.json").read_text())
     assert (provenance["data_source"], provenance["image_size"], provenance["profile"]) == ("synthetic", 32, "smoke")
-    assert set(json.loads((repo / "metrics" / "timings.json").read_text())) == {"baseline", "gan", "fixmatch"}
+    assert set(json.loads((repo / "metrics" / "timings.json").read_text())) == set(names())
     summary = json.loads((repo / "metrics" / "summary.json").read_text())
-    assert set(summary) == {"baseline", "gan", "fixmatch", "gain", "gain_fixmatch"}
+    assert set(summary) == {*names(), "gain", *(f"gain_{m}" for m in semi_supervised() if m != "gan")}
     gan, base = (json.loads((repo / "metrics" / f"{m}.json").read_text())["test_accuracy"] for m in ("gan", "baseline"))
     assert summary["gain"] == pytest.approx(gan - base, abs=1e-6)  # one unit: fractions of the test set
     manifest = (repo / "data" / "manifest.csv").read_text().splitlines()
@@ -72,7 +74,8 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "labeled.strategy=representative"], repo)
     assert "Stage 'prepare' didn't change, skipping" in out
-    for stage in ("curate", "train@baseline", "train@gan", "train@fixmatch", "evaluate"):
+    assert "Stage 'pretrain' didn't change, skipping" in out  # it reads no labelled set: shared by every strategy
+    for stage in ("curate", *(f"train@{m}" for m in names()), "evaluate"):
         assert f"Running stage '{stage}'" in out
     assert "representative" in (repo / "data" / "labeled.csv").read_text()
     assert "representative" in (repo / "metrics" / "provenance.json").read_text()

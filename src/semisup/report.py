@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from .files import write_text
+from .methods import REGISTRY
 from .typed import dotted
 
 METHODS = ("baseline", "gan")  # every counted run has these two
-OPTIONAL = ("fixmatch",)  # shown when the experiment ran it (older commits did not)
+OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
 GROUP_KEYS = ("data_source", "image_size", "profile", "strategy")
 # Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30; beyond that the normal 1.96 is within 2%.
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,

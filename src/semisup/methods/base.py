@@ -13,8 +13,10 @@ from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from ..config import Params
+from ..ema import evaluated
 from ..execution import Execution
 from ..training import LabeledData
 
@@ -105,3 +107,39 @@ class Method(ABC):
     def describe(self, data: LabeledData, params: Params, exe: Execution) -> str:
         return (f"{self.name} on {exe.device} ({exe.ranks.world_size} rank(s)): {data.x_labeled.shape[0]} labelled, "
                 f"{data.x_val.shape[0]} validation images, {params.image_size} px")
+
+
+class OneNetwork(Method):
+    """A method that trains one classifier (`model`) with one optimiser, one schedule and an optional EMA: what the
+    step ends with, and the state, for all of them. Subclasses set the four attributes in `__init__`."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    ema: AveragedModel | None
+
+    def update(self, loss: torch.Tensor) -> None:
+        """One optimiser step on `loss`, the schedule's step, and the EMA's."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
+
+    def judged(self) -> nn.Module:
+        return evaluated(self.model, self.ema)
+
+    def modules(self) -> tuple[nn.Module, ...]:
+        return (self.model,)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])

@@ -3,22 +3,21 @@ per round (an "epoch" of 100 images), validated every `baseline.eval_every` step
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import torch
-from torch import nn
 
 from .. import losses
 from ..config import Params
-from ..ema import evaluated, make_ema
+from ..ema import make_ema
 from ..execution import Execution
 from ..models import Classifier
 from ..schedules import make_scheduler
 from ..training import LabeledData
-from .base import Method, Rounds, Unlabeled
+from .base import OneNetwork, Rounds, Unlabeled
 
 
-class Baseline(Method):
+class Baseline(OneNetwork):
     name = "baseline"
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled | None = None,
@@ -50,27 +49,5 @@ class Baseline(Method):
         x, y = batch
         with self.exe.autocast():
             loss = losses.supervised_loss(self._train(self.exe.images(x)).float(), y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
+        self.update(loss)
         return {"train_loss": loss.detach()}
-
-    def judged(self) -> nn.Module:
-        return evaluated(self.model, self.ema)
-
-    def modules(self) -> tuple[nn.Module, ...]:
-        return (self.model,)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])

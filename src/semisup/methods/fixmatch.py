@@ -17,12 +17,12 @@ from torch import nn
 from .. import losses
 from ..augment import strong_augmenter, strong_views
 from ..config import Params
-from ..ema import evaluated, make_ema
+from ..ema import make_ema
 from ..execution import Execution
 from ..models import Classifier
 from ..schedules import make_scheduler
 from ..training import NOISE_STRIDE, LabeledData
-from .base import Method, Rounds, Unlabeled
+from .base import OneNetwork, Rounds, Unlabeled
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -40,7 +40,7 @@ def labeled_indices(n: int, batch: int, generator: torch.Generator) -> torch.Ten
     return torch.randint(n, (batch,), generator=generator, device=generator.device)
 
 
-class FixMatch(Method):
+class FixMatch(OneNetwork):
     """`unlabeled` yields weakly augmented batches of mu x labeled_batch images (this rank's shard under torchrun;
     each rank also draws its own labelled batch)."""
 
@@ -86,32 +86,15 @@ class FixMatch(Method):
         supervised = losses.supervised_loss(logits_labeled, y_labeled)
         unlabeled_loss, mask_rate = losses.fixmatch_unlabeled_loss(logits_strong, logits_weak, self.cfg.threshold)
         loss = supervised + self.cfg.lambda_u * unlabeled_loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        self.scheduler.step()
-        if self.ema is not None:
-            self.ema.update_parameters(self.model)
+        self.update(loss)
         return {"supervised_loss": supervised.detach(), "unlabeled_loss": unlabeled_loss.detach(),
                 "mask_rate": mask_rate.detach()}
 
-    def judged(self) -> nn.Module:
-        return evaluated(self.model, self.ema)
-
-    def modules(self) -> tuple[nn.Module, ...]:
-        return (self.model,)
-
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "ema": None if self.ema is None else self.ema.state_dict(),
-                "picks": self.picks.get_state()}
+        return {**super().state_dict(), "picks": self.picks.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
+        super().load_state_dict(state)
         self.picks.set_state(state["picks"])
 
     def no_batch(self) -> str:

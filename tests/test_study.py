@@ -1,0 +1,66 @@
+"""The study's bookkeeping: seeds parsed with clear errors, results read back from their files alone, the table's
+figures (means, spreads, gains paired by seed and their t-intervals) computed from them, the curve plot drawn."""
+import json
+import statistics
+
+import pytest
+
+from semisup.errors import ConfigError
+from semisup.study import load_results, plot_curves, render, result_path, run_study, seed_range
+
+
+def test_seeds_are_ranges_or_lists_and_anything_else_is_named():
+    assert seed_range("0-5") == [0, 1, 2, 3, 4, 5] and seed_range("1,3,7-8") == [1, 3, 7, 8]
+    for bad in ("x", "", "-1", "3-"):
+        with pytest.raises(ConfigError, match="--seeds: .* use e.g. 0-5"):
+            seed_range(bad)
+
+
+def fake(arm, seed, accuracy, curve=((10, 0.5), (20, 0.6))):
+    result = {"arm": arm, "seed": seed, "profile": "study", "data_source": "../shared/data/x.zip",
+              "data_sha256": "ab" * 32, "image_size": 32, "strategy": "random", "labeled": 100, "val_images": 1000,
+              "test_images": 1000, "test_accuracy": accuracy, "steps": 200, "train_seconds": 60.0,
+              "machine": "x86_64, 2 threads", "curve": [list(c) for c in curve]}
+    if arm == "simclr":
+        result["pretrain"] = {"steps": 6000, "seconds": 4000.0}
+    return result
+
+
+@pytest.fixture
+def results(tmp_path):
+    base = [0.60, 0.55, 0.58]
+    simclr = [0.66, 0.63, 0.62]
+    for seed, (b, s) in enumerate(zip(base, simclr)):
+        for arm, acc in (("baseline", b), ("simclr", s)):
+            result_path(tmp_path, arm, seed).write_text(json.dumps(fake(arm, seed, acc)))
+    return tmp_path
+
+
+def test_the_table_pairs_each_arm_with_the_baseline_by_seed(results):
+    loaded = load_results(results)
+    assert sorted(loaded) == ["baseline", "simclr"] and sorted(loaded["simclr"]) == [0, 1, 2]
+    table = render(loaded, results)
+    diffs = [6.0, 8.0, 4.0]
+    half = 4.303 * statistics.stdev(diffs) / 3 ** 0.5  # t(0.975, 2)
+    assert f"+6.0 [{6 - half:+.1f}, {6 + half:+.1f}] over 3 seeds" in table
+    assert "| baseline | 200 | 3 (0,1,2) | 57.7 ± 2.5% | 60.0 55.0 58.0 | reference |" in table
+    assert "(+6000 pretraining, shared)" in table and "SimCLR pretraining 4000 s once" in table
+    assert "x.zip" in table and "32 px, 100 random labelled photos" in table
+
+
+def test_one_seed_is_called_one_draw(tmp_path):
+    for arm, acc in (("baseline", 0.5), ("simclr", 0.6)):
+        result_path(tmp_path, arm, 0).write_text(json.dumps(fake(arm, 0, acc)))
+    assert "+10.0 (one draw: no interval)" in render(load_results(tmp_path), tmp_path)
+
+
+def test_an_empty_folder_and_an_unknown_arm_give_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="no study results"):
+        load_results(tmp_path)
+    with pytest.raises(ConfigError, match="--arms: mixmatch not registered"):
+        run_study([0], ["mixmatch"], tmp_path)
+
+
+def test_the_curves_are_drawn(results, tmp_path):
+    plot_curves(load_results(results), tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
