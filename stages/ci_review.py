@@ -1,11 +1,11 @@
-"""Markdown for a pull-request review comment (see `semisup.ci_review`): metrics and params diff against BASE plus the
+"""Markdown for a pull-request review comment (see `semisup.evaluation.ci_review`): metrics and params diff against BASE plus the
 experiments table.
 
     python stages/ci_review.py origin/main --out review.md   # the same as `semisup ci-review origin/main ...`
 """
 import argparse
 
-from semisup.ci_review import add_arguments, run
+from semisup.evaluation.ci_review import add_arguments, run
 from semisup.cli import run_stage
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.curation import choose_curated, choose_random, read_pool, write_labeled_sets
+from semisup.labels.curation import choose_curated, choose_random, read_pool, write_labeled_sets
 
 DATA = Path("data")
 
@@ -20,7 +20,7 @@ def main() -> None:
     elif lab.strategy == "curated":
         choices = choose_curated(pool, lab.size, params.seed, Path(lab.curated_file), lab.on_missing)
     else:
-        from semisup.representative import choose_representative
+        from semisup.labels.representative import choose_representative
 
         choices = choose_representative(pool, lab.size, params.seed)
     counts = write_labeled_sets(choices, pool, DATA / "test1", DATA)

@@ -10,10 +10,11 @@ from pathlib import Path
 from semisup.artifacts import load_model
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.evaluation import evaluate
-from semisup.loaders import load_labeled, resolve_device
+from semisup.scoring import evaluate
+from semisup.data.loaders import load_labeled
+from semisup.device import resolve_device
 from semisup.methods import BASELINE, names, semi_supervised
-from semisup.reporting import method_metrics, method_provenance, method_timings, write_confusion, write_json
+from semisup.evaluation.reporting import method_metrics, method_provenance, method_timings, write_confusion, write_json
 
 def main() -> None:
     params = load_params()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.curated_list import read_curated
-from semisup.ingest import prepare, summarize
+from semisup.labels.curated_list import read_curated
+from semisup.data.ingest import prepare, summarize
 
 DATA = Path("data")
 
@@ -21,7 +21,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = params.data.source
         if params.is_synthetic:
-            from semisup.synthetic import write_synthetic_zip
+            from semisup.data.synthetic import write_synthetic_zip
 
             source = write_synthetic_zip(params.data.synthetic, params.data.split_seed, Path(tmp) / "synthetic-dogs-vs-cats.zip")
         d = params.data

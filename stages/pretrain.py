@@ -9,8 +9,8 @@ from semisup.cli import run_stage
 from semisup.config import load_params
 from semisup.methods.base import Unlabeled
 from semisup.methods.simclr import SimclrPretraining
-from semisup.runs import DATA, finish, setup, unlabeled_stream
-from semisup.training import fit
+from semisup.training.runs import DATA, finish, setup, unlabeled_stream
+from semisup.training.loop import fit
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
     python stages/report.py          # the same as `semisup report`
 """
 from semisup.cli import run_stage
-from semisup.report import run
+from semisup.evaluation.report import run
 
 if __name__ == "__main__":
     run_stage(run)

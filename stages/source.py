@@ -11,7 +11,7 @@ from pathlib import Path
 from semisup.cli import run_stage
 from semisup.config import load_params
 from semisup.files import write_text
-from semisup.sources import fingerprint_source
+from semisup.data.sources import fingerprint_source
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Stage `train@<method>`: one registered method (`semisup.methods`) trained by the one loop (`semisup.training.fit`).
+"""Stage `train@<method>`: one registered method (`semisup.methods`) trained by the one loop (`semisup.training.loop.fit`).
 
     python stages/train.py gan          # writes models/gan.pt and dvclive/gan/ (the GAN's grids under its images)
     torchrun --standalone --nproc_per_node=8 stages/train.py gan   # 8 ranks, each its own shard of the unlabelled set
@@ -14,8 +14,8 @@ from semisup.config import load_params
 from semisup.errors import ConfigError
 from semisup.methods import method_class, names
 from semisup.methods.base import Unlabeled
-from semisup.runs import finish, labeled_data, setup, unlabeled_stream
-from semisup.training import fit
+from semisup.training.runs import finish, labeled_data, setup, unlabeled_stream
+from semisup.training.loop import fit
 
 
 def main() -> None:

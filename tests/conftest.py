@@ -8,7 +8,7 @@
   ``train/cat.N.jpg`` + ``train/dog.N.jpg``, ``test1.zip`` with ``test1/N.jpg``, and ``sampleSubmission.csv``), with
   optional extra or replaced members (bad files, duplicates, odd names) and a choice of compression. It returns a
   `KaggleDownload` that knows every member, so a test can account for each input file independently of
-  `semisup.sources`.
+  `semisup.data.sources`.
 
 Everything is small (32-64 px) and deterministic: members carry a fixed timestamp, so the same call gives the same bytes.
 """
@@ -112,7 +112,7 @@ class KaggleDownload:
     outer: dict[str, bytes] = field(default_factory=dict)  # other members of the outer zip (sampleSubmission.csv, ...)
 
     def logical_names(self) -> set[str]:
-        """Every file as `semisup.sources.iter_entries` should name it when given `path`."""
+        """Every file as `semisup.data.sources.iter_entries` should name it when given `path`."""
         top = self.path.name
         return (
             {f"{top}/train.zip/{n}" for n in self.train}

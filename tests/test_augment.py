@@ -1,7 +1,7 @@
 """FixMatch's strong view: per-image RandAugment + cutout, shape and range kept, reproducible under a seed."""
 import torch
 
-from semisup.augment import strong_augmenter, strong_views
+from semisup.data.augment import strong_augmenter, strong_views
 
 
 def test_strong_views_keep_shape_and_range_and_are_seeded():

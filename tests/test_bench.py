@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semisup import bench
+from semisup.tools import bench
 from semisup.models import Classifier
 
 

@@ -1,4 +1,4 @@
-"""`semisup.curation` and `semisup.curated_list`: the labelled set (random or curated) and the unlabelled set."""
+"""`semisup.labels.curation` and `semisup.labels.curated_list`: the labelled set (random or curated) and the unlabelled set."""
 from __future__ import annotations
 
 import csv
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import photo_bytes
-from semisup.curated_list import COLUMNS, CuratedItem, format_curated, read_curated, write_curated
-from semisup.curation import (
+from semisup.labels.curated_list import COLUMNS, CuratedItem, format_curated, read_curated, write_curated
+from semisup.labels.curation import (
     CLASSES,
     Candidate,
     choose_curated,
@@ -20,7 +20,7 @@ from semisup.curation import (
     write_labeled_sets,
 )
 from semisup.errors import PipelineError
-from semisup.ingest import prepare
+from semisup.data.ingest import prepare
 
 REPO = Path(__file__).resolve().parents[1]
 POOL_PER_CLASS = 12

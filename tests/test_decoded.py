@@ -8,8 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from semisup.decoded import DecodedStream, crop_and_flip
-from semisup.loaders import UnlabeledStream, decode_files, unlabeled_files
+from semisup.data.decoded import DecodedStream, crop_and_flip
+from semisup.data.loaders import UnlabeledStream, decode_files, unlabeled_files
 from test_loaders import CPU, batches_of, flipped, identity, unlabelled_dir  # noqa: F401 - the fixture
 
 SIZE = 32

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from semisup.ema import evaluated, make_ema, warmed_up_decay
+from semisup.training.ema import evaluated, make_ema, warmed_up_decay
 
 
 def test_off_when_decay_is_zero():

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from semisup.evaluation import absurd_loss, evaluate
-from semisup.reporting import method_metrics
+from semisup.scoring import absurd_loss, evaluate
+from semisup.evaluation.reporting import method_metrics
 
 
 def test_absurd_loss_is_ten_times_chance_or_not_finite():

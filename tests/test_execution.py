@@ -10,7 +10,7 @@ import torch.multiprocessing as mp
 
 from semisup.config import params_from_dict
 from semisup.errors import PipelineError
-from semisup.execution import Execution, Ranks, all_ranks_mean, ranks_from_env
+from semisup.training.execution import Execution, Ranks, all_ranks_mean, ranks_from_env
 from semisup.models import Classifier
 
 SIZE = 32
@@ -48,7 +48,7 @@ def _rank(rank: int, port: int, results) -> None:
 
     from semisup.methods.base import Unlabeled
     from semisup.methods.sgan import SemiSupervisedGan
-    from semisup.training import LabeledData
+    from semisup.training.loop import LabeledData
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=2)

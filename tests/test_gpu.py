@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-from semisup import tvdecode
+from semisup.data import tvdecode
 from semisup.config import params_from_dict
-from semisup.execution import Execution, Ranks, all_ranks_mean, join_ranks, leave_ranks
-from semisup.loaders import dali_available
+from semisup.training.execution import Execution, Ranks, all_ranks_mean, join_ranks, leave_ranks
+from semisup.data.loaders import dali_available
 from semisup.models import Classifier
 
 pytestmark = [pytest.mark.gpu,
@@ -62,7 +62,7 @@ def test_torchvision_gpu_decode_matches_the_cpu(jpegs: list[Path]) -> None:
 
 @pytest.mark.skipif(not dali_available(), reason="DALI is not installed here (carry its wheels: gpu-check plan)")
 def test_dali_gpu_decode_matches_the_cpu_and_torchvision(jpegs: list[Path]) -> None:
-    from semisup.loaders import decode_files
+    from semisup.data.loaders import decode_files
 
     gpu = decode_files(jpegs, 64, CUDA, batch_size=5)
     cpu = decode_files(jpegs, 64, CPU, batch_size=5)
@@ -71,7 +71,7 @@ def test_dali_gpu_decode_matches_the_cpu_and_torchvision(jpegs: list[Path]) -> N
 
 
 def test_decode_once_stream_lives_on_the_gpu_and_matches_the_cpu(tmp_path: Path, jpegs: list[Path]) -> None:
-    from semisup.decoded import DecodedStream
+    from semisup.data.decoded import DecodedStream
 
     def epoch(device: torch.device) -> torch.Tensor:
         s = DecodedStream(jpegs[0].parent, 32, 4, device, seed=3, augment=True, cache_dir=tmp_path / device.type,
@@ -87,7 +87,7 @@ def _gan_step_losses(amp: bool, channels_last: bool, compile: bool, steps: int =
                      labeled: int = 16) -> list[dict[str, float]]:
     from semisup.methods.base import Unlabeled
     from semisup.methods.sgan import SemiSupervisedGan
-    from semisup.training import LabeledData
+    from semisup.training.loop import LabeledData
 
     params = params_from_dict({"image_size": 64, "gan": {"passes": passes},
                                "train": {"amp": amp, "channels_last": channels_last, "compile": compile,

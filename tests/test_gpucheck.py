@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from semisup import gpucheck
+from semisup.tools import gpucheck
 from semisup.config import load_params
 from semisup.errors import PipelineError
 

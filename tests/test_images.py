@@ -1,4 +1,4 @@
-"""`semisup.images`: decode-once checks (usable? why not? re-encode?) and the pixel hash used to find duplicates."""
+"""`semisup.data.images`: decode-once checks (usable? why not? re-encode?) and the pixel hash used to find duplicates."""
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from conftest import encode, photo_bytes, photo_image
-from semisup.images import MIN_SIDE, ImageCheck, as_rgb_jpeg, inspect_image
+from semisup.data.images import MIN_SIDE, ImageCheck, as_rgb_jpeg, inspect_image
 
 HEX64 = 64
 

@@ -1,4 +1,4 @@
-"""`semisup.ingest`: every input file accounted for in the manifest, clean balanced splits, deterministic output.
+"""`semisup.data.ingest`: every input file accounted for in the manifest, clean balanced splits, deterministic output.
 
 Most tests share one `prepare` run on a small generated Kaggle-shaped zip full of awkward files; the real mini zip and
 the folder of original photos are used when they are beside the project (skipped otherwise).
@@ -16,8 +16,8 @@ from PIL import Image
 
 from conftest import encode, photo_bytes, photo_image
 from semisup.errors import PipelineError
-from semisup.ingest import SPLITS, Record, assign_splits, prepare, read_manifest, scan, summarize, write_manifest
-from semisup.sources import iter_entries, parse_name
+from semisup.data.ingest import SPLITS, Record, assign_splits, prepare, read_manifest, scan, summarize, write_manifest
+from semisup.data.sources import iter_entries, parse_name
 
 PER_CLASS = 10  # valid cat.0..9 and dog.0..9
 VAL, TEST = 4, 4

@@ -14,16 +14,15 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from semisup import loaders
+from semisup.data import loaders
 from semisup.errors import PipelineError
-from semisup.loaders import (
+from semisup.data.loaders import (
     CLASSES,
     LabeledLoader,
     UnlabeledStream,
     iterate_labeled,
     labeled_files,
     load_labeled,
-    resolve_device,
     unlabeled_files,
 )
 
@@ -310,18 +309,6 @@ def test_undecodable_files_are_pipeline_errors(labelled_dir: Path, unlabelled_di
         list(stream.epoch(0))
     with pytest.raises(PipelineError, match="cannot be read"):  # a failed pipeline is rebuilt, and fails again
         list(stream.epoch(0))
-
-
-def test_resolve_device(unlabelled_dir: Path) -> None:
-    assert resolve_device("cpu") == CPU
-    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
-    with pytest.raises(PipelineError, match="not a device"):
-        resolve_device("tpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(PipelineError, match="no CUDA GPU"):
-            resolve_device("cuda")
-        with pytest.raises(PipelineError, match="no CUDA GPU"):
-            UnlabeledStream(unlabelled_dir, 16, 2, torch.device("cuda"))
 
 
 # ------------------------------------------------------------------------------------------------------ real photos

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from semisup import losses
+from semisup.methods import losses
 
 
 def test_log_z_is_logsumexp():

@@ -11,11 +11,11 @@ from dvclive import Live
 
 from semisup.config import params_from_dict
 from semisup.errors import ConfigError, PipelineError
-from semisup.execution import Execution
+from semisup.training.execution import Execution
 from semisup.methods import method_class, names, semi_supervised
 from semisup.methods.base import Method, Unlabeled
 from semisup.methods.sgan import SemiSupervisedGan
-from semisup.training import Checkpoint, LabeledData, fit
+from semisup.training.loop import Checkpoint, LabeledData, fit
 
 SIZE = 32
 CPU = Execution(torch.device("cpu"))
@@ -227,7 +227,7 @@ def test_simclr_starts_from_the_pretrained_encoder_and_a_fresh_final_layer(pretr
 
 
 def test_contrastive_views_differ_per_image_and_stay_in_range():
-    from semisup.augment import contrastive_view
+    from semisup.data.augment import contrastive_view
 
     x = torch.rand(8, 3, SIZE, SIZE)
     g = torch.Generator().manual_seed(0)

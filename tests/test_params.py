@@ -49,3 +49,21 @@ def test_paper_profile_leaves_every_change_off_and_improved_turns_them_on(tmp_pa
     assert improved["train"]["augment"] is True and improved["train"]["ema"] > 0
     assert improved["train"]["schedule"] == "cosine" and improved["gan"]["generator_loss"] == "feature_matching"
     assert improved["data"]["source"] == "synthetic"  # a recipe, not a data set: `-S data.source=...` picks the data
+
+
+@pytest.mark.parametrize("overrides", [[], ["profile=paper", "seed=3"], ["profile=study", "labeled.strategy=curated"]])
+def test_hydra_public_compose_writes_what_dvc_writes(tmp_path, overrides):
+    """`dvc exp run -S` rewrites params.yaml with DVC's own helper: ours must give the same bytes."""
+    from dvc.utils.hydra import compose_and_dump
+
+    compose(tmp_path / "ours.yaml", ROOT / "conf", overrides)
+    conf = str((ROOT / "conf").resolve())
+    compose_and_dump(tmp_path / "dvc.yaml", conf, None, "config", str(ROOT / ".dvc" / "plugins"), overrides)
+    assert (tmp_path / "ours.yaml").read_text() == (tmp_path / "dvc.yaml").read_text()
+
+
+def test_a_bad_override_is_one_line(tmp_path):
+    from semisup.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"conf: cannot compose params \(profile=nope\): "):
+        compose(tmp_path / "params.yaml", ROOT / "conf", ["profile=nope"])

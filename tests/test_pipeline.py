@@ -146,7 +146,7 @@ def test_a_hand_run_over_a_linked_output_leaves_the_cache_intact(repo):
 
 def test_a_new_archive_at_the_same_path_reruns_prepare(repo, tmp_path):
     from semisup.config import SyntheticConfig
-    from semisup.synthetic import write_synthetic_zip
+    from semisup.data.synthetic import write_synthetic_zip
 
     archive = repo / "data" / "raw" / "dogs-vs-cats.zip"
     archive.parent.mkdir(parents=True, exist_ok=True)

@@ -16,14 +16,14 @@ import pytest
 import torch
 from PIL import Image
 
-from semisup import predict
+from semisup.tools import predict
 from semisup.__main__ import main
 from semisup.artifacts import load_model, save_model
 from semisup.config import params_from_dict
-from semisup.images import ImageCheck
-from semisup.loaders import iterate_labeled
+from semisup.data.images import ImageCheck
+from semisup.data.loaders import iterate_labeled
 from semisup.models import Classifier
-from semisup.predict import LeastConfident, Prediction, kaggle_rows, predict_paths
+from semisup.tools.predict import LeastConfident, Prediction, kaggle_rows, predict_paths
 
 CPU = torch.device("cpu")
 PICKED = ("cat.1.jpg", "cat.2.jpg", "dog.1.jpg", "dog.2.jpg")

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from semisup.report import paired_interval, runs_from_exp_show, summarize, write_report
+from semisup.evaluation.report import paired_interval, runs_from_exp_show, summarize, write_report
 
 
 def row(name, seed, base, gan, source="/data/dogs-vs-cats-mini.zip", size=32, strategy="random", typ="branch_commit"):
@@ -62,7 +62,7 @@ def arm_row(name, seed, base, gan, fix, recipe_gan, steps_gan=150, source="/data
 
 
 def test_ablation_pairs_each_arm_with_the_faithful_gan_by_seed():
-    from semisup.report import ablation, render_ablation
+    from semisup.evaluation.report import ablation, render_ablation
 
     rows = [arm_row(f"p{s}", s, 0.50, g, 0.60 + s / 100, "published") for s, g in enumerate((0.55, 0.52, 0.58))]
     rows += [arm_row(f"i{s}", s, 0.50, g, 0.60 + s / 100, "ema=0.99, passes=joint") for s, g in enumerate((0.60, 0.60, 0.70))]
@@ -87,7 +87,7 @@ def test_recipe_label_lists_what_changed_from_the_published_recipe():
     from dataclasses import asdict
 
     from semisup.config import params_from_dict
-    from semisup.reporting import recipe_label
+    from semisup.evaluation.reporting import recipe_label
 
     paper = asdict(params_from_dict({"gan": {"epochs": 3, "max_steps_per_epoch": 5}}))
     assert recipe_label(paper, "gan") == "published"  # budgets are not recipe changes
@@ -100,7 +100,7 @@ def test_recipe_label_lists_what_changed_from_the_published_recipe():
 
 
 def test_arms_are_named_relative_to_the_improved_profile():
-    from semisup.report import arm_name, improved_recipes
+    from semisup.evaluation.report import arm_name, improved_recipes
 
     improved = improved_recipes(Path(__file__).resolve().parents[1] / "conf")
     gan = improved["gan"]
@@ -126,7 +126,7 @@ def params_row(name, seed, base, gan, lr=0.002):
 
 
 def test_numbers_only_runs_are_grouped_by_their_params():
-    from semisup.report import params_of
+    from semisup.evaluation.report import params_of
 
     assert params_of(params_row("a", 0, 0.5, 0.6))["labeled"] == {"strategy": "random"}
     runs = runs_from_exp_show([params_row("a", 0, 0.50, 0.55), params_row("b", 1, 0.52, 0.60),

@@ -10,9 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from semisup.curation import CLASSES, read_pool
+from semisup.labels.curation import CLASSES, read_pool
 from semisup.errors import PipelineError
-from semisup.representative import (
+from semisup.labels.representative import (
     EMBED_DIM,
     FEATURE_DIM,
     choose_representative,

@@ -1,4 +1,4 @@
-"""`python -m semisup.review`: contact sheets, the click-to-pick page, and merging choices into the curated list."""
+"""`python -m semisup.labels.review`: contact sheets, the click-to-pick page, and merging choices into the curated list."""
 from __future__ import annotations
 
 import csv
@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from semisup.curated_list import CuratedItem, read_curated, write_curated
+from semisup.labels.curated_list import CuratedItem, read_curated, write_curated
 from semisup.errors import PipelineError
-from semisup.review import apply_choices, balance_warnings, main, make_sheets, read_choices, sheet_of
+from semisup.labels.review import apply_choices, balance_warnings, main, make_sheets, read_choices, sheet_of
 
 REPO = Path(__file__).resolve().parents[1]
 MINI_ZIP = REPO.parent / "shared" / "data" / "dogs-vs-cats-mini.zip"

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from semisup.schedules import lr_factor, make_scheduler
+from semisup.training.schedules import lr_factor, make_scheduler
 
 
 def test_warmup_then_cosine_by_hand():

@@ -1,4 +1,4 @@
-"""`semisup.sources`: every form of a Kaggle download yields the same photos (names and bytes); `parse_name`."""
+"""`semisup.data.sources`: every form of a Kaggle download yields the same photos (names and bytes); `parse_name`."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +10,7 @@ import pytest
 
 from conftest import photo_bytes, zip_bytes
 from semisup.errors import PipelineError
-from semisup.sources import Identity, iter_entries, parse_name, train_zip_siblings
+from semisup.data.sources import Identity, iter_entries, parse_name, train_zip_siblings
 
 
 def photos(source: Path) -> dict[str, str]:
@@ -285,7 +285,7 @@ def test_mini_zip_every_form_yields_the_same_photos(mini_zip, tmp_path):
 
 
 def test_fingerprint_follows_the_content_not_the_path(tmp_path: Path) -> None:
-    from semisup.sources import fingerprint_source
+    from semisup.data.sources import fingerprint_source
 
     archive = tmp_path / "dogs-vs-cats.zip"
     archive.write_bytes(b"first download")

@@ -99,6 +99,6 @@ def test_every_module_a_stage_runs_is_a_declared_dep(stage: str) -> None:
 def test_the_import_walk_sees_lazy_imports_and_registered_methods() -> None:
     """`curate` imports `representative` inside a branch; the training stage finds its methods in the registry,
     and they import `augment` relative to their subpackage; the walk must find all of them."""
-    assert PACKAGE / "representative.py" in closure(ROOT / "stages" / "curate.py")
+    assert PACKAGE / "labels" / "representative.py" in closure(ROOT / "stages" / "curate.py")
     found = closure(ROOT / "stages" / "train.py")
-    assert {PACKAGE / "methods" / "sgan.py", PACKAGE / "augment.py", PACKAGE / "config.py"} <= found
+    assert {PACKAGE / "methods" / "sgan.py", PACKAGE / "data" / "augment.py", PACKAGE / "config.py"} <= found

@@ -6,7 +6,7 @@ import statistics
 import pytest
 
 from semisup.errors import ConfigError
-from semisup.study import load_results, plot_curves, render, result_path, run_study, seed_range
+from semisup.evaluation.study import load_results, plot_curves, render, result_path, run_study, seed_range
 
 
 def test_seeds_are_ranges_or_lists_and_anything_else_is_named():

@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from semisup.config import SyntheticConfig
-from semisup.images import inspect_image
-from semisup.sources import iter_entries, parse_name
-from semisup.synthetic import JPEG_QUALITY, hidden_label, write_synthetic_zip
+from semisup.data.images import inspect_image
+from semisup.data.sources import iter_entries, parse_name
+from semisup.data.synthetic import JPEG_QUALITY, hidden_label, write_synthetic_zip
 
 SMALL = SyntheticConfig(per_class=4, unlabeled=5, size=32)
 

@@ -12,11 +12,11 @@ from dvclive import Live
 
 from semisup.config import params_from_dict
 from semisup.errors import PipelineError
-from semisup.execution import Execution
+from semisup.training.execution import Execution
 from semisup.methods.base import Unlabeled
 from semisup.methods.baseline import Baseline
 from semisup.methods.sgan import SemiSupervisedGan
-from semisup.training import Checkpoint, LabeledData, check_finite, fit
+from semisup.training.loop import Checkpoint, LabeledData, check_finite, fit
 
 SIZE = 32
 
@@ -176,7 +176,7 @@ def test_a_second_run_of_the_same_method_stops_naming_the_first(tmp_path):
 
 
 def test_the_resume_fingerprint_covers_every_param_the_stage_declares(tmp_path):
-    from semisup.training import fingerprint, stage_params
+    from semisup.training.loop import fingerprint, stage_params
 
     root = Path(__file__).resolve().parents[1]
     labeled = tmp_path / "labeled.csv"
@@ -238,7 +238,7 @@ def test_baseline_uses_augmented_batches_and_validates_every_n_steps(tmp_path):
 
 def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
     from semisup.models import Classifier
-    from semisup.training import validate
+    from semisup.training.loop import validate
 
     torch.manual_seed(0)
     model = Classifier().eval()
@@ -260,7 +260,7 @@ def test_validate_recomputes_batchnorm_statistics_on_the_calibration_images():
 
 
 def test_calibration_batches_weigh_every_image_alike():
-    from semisup.training import calibration_batches
+    from semisup.training.loop import calibration_batches
 
     sizes = [len(b) for b in calibration_batches(torch.zeros(1024, 1), 250)]
     assert sum(sizes) == 1024 and max(sizes) <= 250 and max(sizes) - min(sizes) <= 1  # not 4 x 250 + 24

@@ -3,7 +3,7 @@
 2-D points lie on two concentric rings (class 0 inside, class 1 outside); only a handful are labelled. A classifier
 trained on the labelled points alone draws a boundary somewhere between them and cuts through both rings. The
 semi-supervised GAN's classifier also has to tell the (unlabelled) real points from generated ones, with
-D(x) = Z / (Z + 1) and Z = sum_k exp(l_k(x)) (see `semisup.losses`). A generator from a connected latent space can
+D(x) = Z / (Z + 1) and Z = sum_k exp(l_k(x)) (see `semisup.methods.losses`). A generator from a connected latent space can
 not cover two separate rings without also putting points in the gap between them: those "complement" points teach
 the classifier that the gap is empty, and the class boundary settles there.
 
@@ -14,7 +14,7 @@ works element by element, so each seed's weights follow exactly the updates they
 ensemble only saves Python overhead (a seed's numbers do not depend on which other seeds run beside it, up to
 floating-point rounding).
 
-Methods (all use `semisup.losses`, none re-implements a loss):
+Methods (all use `semisup.methods.losses`, none re-implements a loss):
 
 * ``labeled_only``: K = 2 logits, `supervised_loss` on the labelled points.
 * ``sgan``: K = 2 logits, classifier loss `discriminator_loss` (labelled + unlabelled + generated); generator loss
@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 from semisup.errors import ConfigError
 from semisup.typed import build, read_params_file, require
-from semisup.losses import (
+from semisup.methods.losses import (
     discriminator_loss,
     feature_matching_loss,
     generator_loss,

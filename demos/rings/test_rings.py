@@ -1,5 +1,5 @@
 """The two-rings demonstration (src/semisup/rings.py, demos/rings/): data, parameters, and a short SGAN run that
-only reaches its accuracy when the losses in semisup.losses have the right signs."""
+only reaches its accuracy when the losses in semisup.methods.losses have the right signs."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +11,7 @@ import torch.nn.functional as F
 import yaml
 
 import ssl_rings as rings
-from semisup import losses
+from semisup.methods import losses
 from semisup.errors import ConfigError
 from ssl_rings import (
     RingsDataParams,

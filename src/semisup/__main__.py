@@ -17,20 +17,24 @@ from .cli import run_stage
 # command -> (module with add_arguments(parser) and run(args), one line of help). Only the chosen command's module is
 # imported, so `--help` and a mistyped command answer at once instead of after loading PyTorch and DALI.
 COMMANDS = {
-    "predict": ("semisup.predict", "predict cat or dog for photos (folders, zips, single files): a CSV, a Kaggle "
-                                   "submission, a contact sheet"),
-    "bench": ("semisup.bench", "time data loading, a baseline step, a GAN step and a GAN epoch against the device's "
-                               "FLOP floor"),
-    "review": ("semisup.review", "contact sheets, a click-to-pick page and the curated list: choose labelled photos "
-                                 "by eye"),
+    "predict": ("semisup.tools.predict",
+                "predict cat or dog for photos (folders, zips, single files): a CSV, a Kaggle submission, a contact "
+                "sheet"),
+    "bench": ("semisup.tools.bench",
+              "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"),
+    "review": ("semisup.labels.review",
+               "contact sheets, a click-to-pick page and the curated list: choose labelled photos by eye"),
     "params": ("semisup.params", "regenerate params.yaml from conf/ with Hydra overrides (profile=paper seed=1 ...)"),
-    "report": ("semisup.report", "every commit's experiments into metrics/report.md and .png (after a sweep)"),
-    "ci-review": ("semisup.ci_review", "Markdown for a pull request: metrics and params diff against a base commit, "
-                                       "plus the report"),
-    "study": ("semisup.study", "run a study over seeds (one committed result file per run) or report it: table with "
-                               "paired intervals, curves"),
-    "gpu-check": ("semisup.gpucheck", "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: "
-                                      "tests, bench, 224-px training; report rebuilds its tables"),
+    "report": ("semisup.evaluation.report",
+               "every commit's experiments into metrics/report.md and .png (after a sweep)"),
+    "ci-review": ("semisup.evaluation.ci_review",
+                  "Markdown for a pull request: metrics and params diff against a base commit, plus the report"),
+    "study": ("semisup.evaluation.study",
+              "run a study over seeds (one committed result file per run) or report it: table with paired "
+              "intervals, curves"),
+    "gpu-check": ("semisup.tools.gpucheck",
+                  "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: tests, bench, 224-px "
+                  "training; report rebuilds its tables"),
 }
 
 

@@ -1,6 +1,9 @@
-"""Regenerate params.yaml from conf/ exactly as `dvc exp run` composes it (DVC's own Hydra helper).
+"""Regenerate params.yaml from conf/ with Hydra's public compose API, as `dvc exp run -S ...` composes it.
 
     semisup params [OVERRIDE ...]     # e.g. profile=paper labeled.strategy=random  (or python -m semisup.params)
+
+The output is byte-identical to what DVC's Hydra support writes (a test checks it), so switching between the two
+never shows as a change of params.yaml.
 """
 from __future__ import annotations
 
@@ -8,11 +11,24 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import ConfigError
+from .files import write_text
+
 
 def compose(output: Path, conf_dir: Path, overrides: list[str]) -> None:
-    from dvc.utils.hydra import compose_and_dump
+    import yaml
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
 
-    compose_and_dump(output, str(conf_dir.resolve()), None, "config", str(conf_dir.resolve() / ".." / ".dvc" / "plugins"), overrides)
+    try:
+        with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base=None):
+            config = hydra_compose(config_name="config", overrides=overrides)
+    except HydraException as exc:
+        raise ConfigError(f"{conf_dir}: cannot compose params ({' '.join(overrides) or 'no overrides'}): "
+                          f"{str(exc).splitlines()[0]}") from None
+    write_text(output, yaml.safe_dump(OmegaConf.to_container(config, resolve=True), sort_keys=False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,4 +41,6 @@ def run(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    run(argparse.Namespace(overrides=sys.argv[1:]))
+    from .cli import run_stage
+
+    run_stage(lambda: run(argparse.Namespace(overrides=sys.argv[1:])))

@@ -1,4 +1,4 @@
-"""What a method is to the one training loop (`semisup.training.fit`).
+"""What a method is to the one training loop (`semisup.training.loop.fit`).
 
 A method owns its networks, optimisers, schedules and random streams, and knows one thing the loop does not: how to
 take one step. The loop owns everything else, identically for every method: rounds of steps, the NaN guard,
@@ -16,9 +16,9 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import Params
-from ..ema import evaluated
-from ..execution import Execution
-from ..training import LabeledData
+from ..training.ema import evaluated
+from ..training.execution import Execution
+from ..training.loop import LabeledData
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from typing import Iterator
 
 import torch
 
-from .. import losses
+from . import losses
 from ..config import Params
-from ..ema import make_ema
-from ..execution import Execution
+from ..training.ema import make_ema
+from ..training.execution import Execution
 from ..models import Classifier
-from ..schedules import make_scheduler
-from ..training import LabeledData
+from ..training.schedules import make_scheduler
+from ..training.loop import LabeledData
 from .base import OneNetwork, Rounds, Unlabeled
 
 

@@ -2,7 +2,7 @@
 
 Per step: a weakly augmented labelled batch (`labeled_batch` drawn from a fresh crop-and-flip of the labelled set),
 `mu x labeled_batch` unlabelled images as a weak view (crop and flip from the DALI graph) and a strong view of the
-same images (RandAugment + cutout, `semisup.augment`), one concatenated train-mode pass, and the loss
+same images (RandAugment + cutout, `semisup.data.augment`), one concatenated train-mode pass, and the loss
 cross-entropy(labelled) + lambda_u x masked cross-entropy(strong view, confident weak-view pseudo-labels).
 SGD with Nesterov momentum; the schedule, EMA and stem follow `train` and `model` like the other methods.
 """
@@ -14,14 +14,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .. import losses
-from ..augment import strong_augmenter, strong_views
+from . import losses
+from ..data.augment import strong_augmenter, strong_views
 from ..config import Params
-from ..ema import make_ema
-from ..execution import Execution
+from ..training.ema import make_ema
+from ..training.execution import Execution
 from ..models import Classifier
-from ..schedules import make_scheduler
-from ..training import NOISE_STRIDE, LabeledData
+from ..training.schedules import make_scheduler
+from ..training.loop import NOISE_STRIDE, LabeledData
 from .base import OneNetwork, Rounds, Unlabeled
 
 

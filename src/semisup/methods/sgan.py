@@ -1,5 +1,5 @@
 """The semi-supervised GAN (Salimans et al. 2016) as the published code ran it: the ResNet18 is the discriminator,
-with K real-class logits and D(x) = Z / (Z + 1), Z = sum of exp(logits) (`semisup.losses`), and a DCGAN generator.
+with K real-class logits and D(x) = Z / (Z + 1), Z = sum of exp(logits) (`semisup.methods.losses`), and a DCGAN generator.
 
 Per step, as published: the classifier's passes over the labelled, unlabelled and generated-and-detached batches
 (`gan.passes`), one classifier update; then one generator update through the updated classifier on the same
@@ -16,14 +16,14 @@ import torch
 from torch import nn
 from torchvision.utils import save_image
 
-from .. import losses
+from . import losses
 from ..config import Params
-from ..ema import evaluated, make_ema
-from ..execution import Execution
+from ..training.ema import evaluated, make_ema
+from ..training.execution import Execution
 from ..files import atomic_path
 from ..models import Classifier, Generator, to_unit_range
-from ..schedules import make_scheduler
-from ..training import NOISE_STRIDE, LabeledData
+from ..training.schedules import make_scheduler
+from ..training.loop import NOISE_STRIDE, LabeledData
 from .base import Method, Rounds, Unlabeled
 
 

@@ -13,14 +13,14 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from .. import losses
-from ..augment import contrastive_view
+from . import losses
+from ..data.augment import contrastive_view
 from ..config import Params
 from ..errors import PipelineError
-from ..execution import Execution
+from ..training.execution import Execution
 from ..models import Classifier
-from ..schedules import make_scheduler
-from ..training import LabeledData
+from ..training.schedules import make_scheduler
+from ..training.loop import LabeledData
 from .base import Method, Rounds, Unlabeled
 from .baseline import Baseline
 from .fixmatch import decay_groups

@@ -25,18 +25,18 @@ from torch import nn
 from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
-from .artifacts import refused_code
-from .config import Params
-from .errors import PipelineError
-from .evaluation import Evaluation, evaluate
+from ..artifacts import refused_code
+from ..config import Params
+from ..errors import PipelineError
+from ..scoring import Evaluation, evaluate
 from .execution import Execution, all_ranks_mean
-from .files import atomic_path
-from .typed import dotted
+from ..files import atomic_path
+from ..typed import dotted
 
 if TYPE_CHECKING:  # DVCLive is needed by the stages that log, not to train (the GPU check runs without it)
     from dvclive import Live
 
-    from .methods.base import Method
+    from ..methods.base import Method
 
 LOG_EVERY = 10
 CHECKPOINT_FORMAT = 2  # 2: one loop for every method (`fit`); older checkpoints start fresh
@@ -302,7 +302,7 @@ def fit(method: Method, data: LabeledData | None, params: Params, exe: Execution
                 if plan.steps > 1:  # a line per validation where rounds are long (not per step of the baseline)
                     bar.write(f"{method.name} round {round_}/{plan.count}: " + " ".join(
                         f"{k}={v:.4f}" for k, v in row.items() if k not in ("epoch", "step"))
-                        + f" (best round {best.epoch})")
+                        + (f" (best round {best.epoch})" if validating else ""))
                 if (drawn := method.validated(round_, last)) is not None:
                     checkpoint.keep(drawn)
         if round_ % plan.checkpoint_every == 0 or last:

@@ -8,12 +8,12 @@ import numpy as np
 import torch
 from dvclive import Live
 
-from .artifacts import save_model
-from .config import Params
+from ..artifacts import save_model
+from ..config import Params
 from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
-from .files import check_writable
-from .loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
-from .training import Checkpoint, LabeledData, TrainResult, fingerprint
+from ..files import check_writable
+from ..data.loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
+from .loop import Checkpoint, LabeledData, TrainResult, fingerprint
 
 DATA = Path("data")
 CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
@@ -74,7 +74,7 @@ def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: b
     kwargs = dict(seed=params.seed if seed is None else seed, num_threads=params.loader.num_threads, augment=augment,
                   max_batches=max_batches, shard_id=exe.ranks.rank, num_shards=exe.ranks.world_size)
     if params.loader.decode == "once":
-        from .decoded import DecodedStream
+        from ..data.decoded import DecodedStream
 
         return DecodedStream(folders, params.image_size, batch_size, exe.device, cache_dir=CACHE, **kwargs)
     return UnlabeledStream(folders, params.image_size, batch_size, exe.device, **kwargs)

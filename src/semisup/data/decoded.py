@@ -18,7 +18,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from .files import atomic_path
+from ..files import atomic_path
 from .loaders import UnlabeledStream, augment_params, decode_files, keyed_rng
 
 Decoder = Callable[[Sequence[str], int, torch.device, int], torch.Tensor]  # (files, size, device, threads) -> uint8

@@ -19,8 +19,8 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from .errors import PipelineError
-from .files import atomic_path
+from ..errors import PipelineError
+from ..files import atomic_path
 from .images import as_rgb_jpeg, inspect_image
 from .sources import Entry, iter_entries, parse_name
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .files import write_text
-from .methods import REGISTRY
-from .typed import dotted
+from ..files import write_text
+from ..methods import REGISTRY
+from ..typed import dotted
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
@@ -90,7 +90,7 @@ def param_defaults() -> dict[str, Any]:
     """Every param's dotted name (`seed`, `data.source`, `gan.lr`, ...) and default value, from the typed defaults."""
     from dataclasses import asdict
 
-    from .config import Params
+    from ..config import Params
 
     def walk(node: dict[str, Any], prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -247,8 +247,8 @@ def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
 
     import yaml
 
-    from .config import params_from_dict
-    from .params import compose
+    from ..config import params_from_dict
+    from ..params import compose
     from .reporting import recipe_label
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,10 +32,11 @@ from typing import Callable
 
 import torch
 
-from .config import params_from_dict
-from .execution import Execution
-from .files import write_text
-from .loaders import UnlabeledStream, dali_available, resolve_device, unlabeled_files
+from ..config import params_from_dict
+from ..training.execution import Execution
+from ..files import write_text
+from ..data.loaders import UnlabeledStream, dali_available, unlabeled_files
+from ..device import resolve_device
 
 LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
 PUBLISHED_UNLABELED = 35_000
@@ -114,7 +115,7 @@ def _params(size: int, variant: str, device: torch.device):
 
 def _random_data(size: int, device: torch.device):
     """Labelled and validation tensors of random pixels, as the training stage holds them on the device."""
-    from .training import LabeledData
+    from ..training.loop import LabeledData
 
     g = torch.Generator(device=device).manual_seed(0)
     x = torch.rand(LABELED, 3, size, size, device=device, generator=g)
@@ -137,8 +138,8 @@ class GanCase:
 
 
 def gan_case(size: int, variant: str, device: torch.device) -> GanCase:
-    from .methods.base import Unlabeled
-    from .methods.sgan import SemiSupervisedGan
+    from ..methods.base import Unlabeled
+    from ..methods.sgan import SemiSupervisedGan
 
     params = _params(size, variant, device)
     exe = Execution.from_config(params.train, device)
@@ -150,7 +151,7 @@ def gan_case(size: int, variant: str, device: torch.device) -> GanCase:
 
 def baseline_step(size: int, variant: str, device: torch.device) -> Callable[[], object]:
     """The baseline method's own step (one SGD step on the whole labelled set), on random pixels."""
-    from .methods.baseline import Baseline
+    from ..methods.baseline import Baseline
 
     params = _params(size, variant, device)
     data, _ = _random_data(size, device)
@@ -164,9 +165,9 @@ def stream(folder: Path, size: int, device: torch.device, decode: str, threads: 
     """The unlabelled stream `train_gan` would read: DALI decoding every epoch, or decode once. Without DALI
     (`decode` "once (torchvision)") the decode-once stream is filled by torchvision's decoder."""
     if decode.startswith("once"):
-        from . import tvdecode
-        from .decoded import DecodedStream
-        from .loaders import decode_files
+        from ..data import tvdecode
+        from ..data.decoded import DecodedStream
+        from ..data.loaders import decode_files
 
         decoder = tvdecode.decode_files if decode == "once (torchvision)" else decode_files
         return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches,
@@ -199,7 +200,7 @@ def loader_rate(s: UnlabeledStream, device: torch.device, epochs: int = 2) -> fl
 
 def stand_in_jpegs(folder: Path, count: int) -> Path:
     """`count` stand-in JPEGs at 200 px (the mini set's size) when no real unlabelled folder is at hand."""
-    from .synthetic import jpeg_bytes, render_image
+    from ..data.synthetic import jpeg_bytes, render_image
 
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
@@ -303,7 +304,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from .errors import PipelineError
+    from ..errors import PipelineError
 
     device = resolve_device(args.device)
     variants = args.variants + (["fast+compile"] if args.compile and "fast+compile" not in args.variants else [])

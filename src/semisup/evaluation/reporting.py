@@ -9,10 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .artifacts import CLASSES
-from .config import ModelConfig, Params, TrainConfig
-from .evaluation import Evaluation, absurd_loss
-from .files import atomic_path, write_text
+from ..artifacts import CLASSES
+from ..config import ModelConfig, Params, TrainConfig
+from ..scoring import Evaluation, absurd_loss
+from ..files import atomic_path, write_text
 
 
 # Keys that set a run's length or bookkeeping, not its recipe.

@@ -5,16 +5,16 @@ module shows the candidates and records the choices; the judging stays human.
 
     # 1. Contact sheets (PNG), a choices file to fill in, and a click-to-pick web page for one class, from Kaggle
     #    id --first up (use one folder per class: each gets its own index.html):
-    python -m semisup.review sheets --source data/raw/dogs-vs-cats.zip --label cat --out /tmp/review/cat \\
+    python -m semisup.labels.review sheets --source data/raw/dogs-vs-cats.zip --label cat --out /tmp/review/cat \\
         --first 0 --count 200 --per-sheet 30 --thumb 160 --curated data/curation/curated.csv
     # 2a. Either fill in /tmp/review/cat/choices_cat.csv (pick = y, setting = indoor|outdoor, a short note;
     #     n drops an already-curated photo) ...
     # 2b. ... or open /tmp/review/cat/index.html, click photos, choose indoor/outdoor, press "Download CSV".
     # 3. Merge the choices into the curated list and see the per-class balance:
-    python -m semisup.review apply --choices /tmp/review/cat/choices_cat.csv ~/Downloads/picks_cat.csv \\
+    python -m semisup.labels.review apply --choices /tmp/review/cat/choices_cat.csv ~/Downloads/picks_cat.csv \\
         --curated data/curation/curated.csv
     # A sheet of what is curated (for the README or a second look):
-    python -m semisup.review sheet-of --curated data/curation/curated.csv --source data/raw/dogs-vs-cats.zip \\
+    python -m semisup.labels.review sheet-of --curated data/curation/curated.csv --source data/raw/dogs-vs-cats.zip \\
         --label dog --out docs/curation/curated_dogs.png
 
 Nothing is written under the data source; sheets go wherever `--out` says (keep them out of the repository).
@@ -35,11 +35,11 @@ from typing import Callable, Sequence
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from .cli import run_stage
+from ..cli import run_stage
 from .curated_list import COLUMNS, SETTINGS, CuratedItem, read_curated, write_curated
-from .errors import PipelineError
-from .files import atomic_path
-from .sources import iter_entries, parse_name
+from ..errors import PipelineError
+from ..files import atomic_path
+from ..data.sources import iter_entries, parse_name
 
 LABELS = ("cat", "dog")
 CHOICE_COLUMNS = ("kaggle_name", "label", "pick", "setting", "note")
@@ -203,7 +203,7 @@ figure input.note {{ width: 100%; box-sizing: border-box; }}
 </style></head><body>
 <div id="bar"><b>Curate {label}s</b> &mdash; click a photo to pick or unpick it, choose indoor/outdoor, add a short note,
 then <button id="download">Download CSV</button> and run
-<code>python -m semisup.review apply --choices picks_{label}.csv --curated data/curation/curated.csv</code>.
+<code>python -m semisup.labels.review apply --choices picks_{label}.csv --curated data/curation/curated.csv</code>.
 <span id="counts"></span><br><small>Rules: exactly one animal, no people (no hands either), no cages/bars or text
 over the photo, not heavily cropped, clearly recognisable; half indoor, half outdoor. Unpicking a green (already
 curated) photo here does not remove it: write <code>n</code> in its pick column in choices_{label}.csv instead.</small></div>
@@ -270,7 +270,7 @@ def read_choices(path: str | Path) -> tuple[list[CuratedItem], list[str]]:
     """Picked items and names explicitly dropped (pick n/no/0/-) from a filled-in choices file or a web-page CSV."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"--choices: {str(path)!r} does not exist; make one with `python -m semisup.review sheets`")
+        raise PipelineError(f"--choices: {str(path)!r} does not exist; make one with `python -m semisup.labels.review sheets`")
     rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     header = tuple(c.strip().lower() for c in rows[0]) if rows else ()
     if header == COLUMNS:  # downloaded from the web page: every row is a pick
@@ -370,7 +370,7 @@ def _check_label(label: str, flag: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m semisup.review", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m semisup.labels.review", description=__doc__.split("\n\n")[0])
     add_arguments(parser)
     return parser
 

@@ -33,7 +33,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .files import write_text
+from ..files import write_text
 
 
 MIB = 1024 * 1024
@@ -105,7 +105,7 @@ def download_wheels(requirement: str, into: Path) -> list[Path]:
         cmd[5:5] = ["--platform", p]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
-        from .errors import PipelineError
+        from ..errors import PipelineError
 
         raise PipelineError(f"pip could not download {requirement} for the device: "
                             f"{(done.stderr.strip().splitlines() or ['no message'])[-1]}; rerun with --no-dali")
@@ -174,7 +174,7 @@ class Call:
 
 def plan_calls(root: Path, source: Path, dali: bool, budget: Budget = FULL) -> tuple[list[Call], dict[str, int]]:
     """Build .gpucheck/ (the data for the main call, DALI's wheels in parts) and the device calls, in order."""
-    from .errors import PipelineError
+    from ..errors import PipelineError
 
     if not source.is_file():
         raise PipelineError(f"--source: {source} is not a file; the check trains on the mini set's photos "
@@ -229,8 +229,8 @@ def print_plan(calls: list[Call], sizes: dict[str, int]) -> None:
 def profile_params(profile: str, overrides: dict[str, Any], conf: Path = Path("conf")):
     """conf/config.yaml with conf/profile/<profile>.yaml and `overrides` merged over it, as Hydra composes them
     (the device has no Hydra), validated like params.yaml."""
-    from .config import params_from_dict
-    from .typed import read_params_file
+    from ..config import params_from_dict
+    from ..typed import read_params_file
 
     base = read_params_file(conf / "config.yaml", "conf/ (run from the project's root)")
     base.pop("defaults", None)
@@ -243,7 +243,7 @@ def environment() -> dict[str, Any]:
     import torch
     import torchvision
 
-    from .loaders import dali_available
+    from ..data.loaders import dali_available
 
     cuda = torch.cuda.is_available()
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "cuda": torch.version.cuda,
@@ -277,9 +277,9 @@ def run_tests(files: list[str], out: Path, work: Path) -> dict[str, Any]:
 def prepare_data(source: Path, data: Path, budget: Budget) -> dict[str, int]:
     """The `prepare` and `curate` stages' functions on the mini set: val/test split, the curated 100, the rest
     unlabelled. Kept between calls on a warm machine (keyed on the source's size and the split sizes)."""
-    from .curated_list import read_curated
-    from .curation import choose_curated, read_pool, write_labeled_sets
-    from .ingest import prepare
+    from ..labels.curated_list import read_curated
+    from ..labels.curation import choose_curated, read_pool, write_labeled_sets
+    from ..data.ingest import prepare
 
     key = {"source": source.name, "bytes": source.stat().st_size, "val": budget.val_size, "test": budget.test_size}
     marker = data / "gpu-check.json"
@@ -320,14 +320,14 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
     methods through the same loop, `training.fit`, no DVCLive), decoding with DALI where installed, else torchvision."""
     import torch
 
-    from . import tvdecode
-    from .decoded import DecodedStream, labeled_passes
-    from .execution import Execution
-    from .loaders import dali_available, decode_files, labeled_files, unlabeled_files
-    from .methods.base import Unlabeled
-    from .methods.baseline import Baseline
-    from .methods.sgan import SemiSupervisedGan
-    from .training import Checkpoint, LabeledData, fit
+    from ..data import tvdecode
+    from ..data.decoded import DecodedStream, labeled_passes
+    from ..training.execution import Execution
+    from ..data.loaders import dali_available, decode_files, labeled_files, unlabeled_files
+    from ..methods.base import Unlabeled
+    from ..methods.baseline import Baseline
+    from ..methods.sgan import SemiSupervisedGan
+    from ..training.loop import Checkpoint, LabeledData, fit
 
     profile, overrides = RECIPES[name]
     b = budget
@@ -419,7 +419,7 @@ def run_check(args: argparse.Namespace) -> None:
     """The steps on this machine; each is timed and kept, and a failing one is recorded while the next still runs."""
     import torch
 
-    from .loaders import resolve_device
+    from ..device import resolve_device
 
     budget = TINY if args.tiny else FULL
     out, work = args.out, args.work
@@ -564,7 +564,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from .errors import PipelineError
+    from ..errors import PipelineError
 
     if args.mode == "plan":
         print_plan(*plan_calls(Path.cwd(), args.source, not args.no_dali))
@@ -593,8 +593,8 @@ def run(args: argparse.Namespace) -> None:
     source = args.source if args.source.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         if source is None:
-            from .config import SyntheticConfig
-            from .synthetic import write_synthetic_zip
+            from ..config import SyntheticConfig
+            from ..data.synthetic import write_synthetic_zip
 
             print(f"{args.source} not found: the dry run uses stand-in data")
             source = write_synthetic_zip(SyntheticConfig(per_class=200, unlabeled=200, size=64), 0,

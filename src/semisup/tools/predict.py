@@ -34,12 +34,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .artifacts import load_model
-from .errors import PipelineError
-from .files import atomic_path, check_writable
-from .images import as_rgb_jpeg, inspect_image
-from .loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs, placement
-from .sources import Entry, file_entries, iter_entries, parse_name
+from ..artifacts import load_model
+from ..errors import PipelineError
+from ..files import atomic_path, check_writable
+from ..data.images import as_rgb_jpeg, inspect_image
+from ..data.loaders import IMAGE_SUFFIXES, image_graph, pipeline_kwargs
+from ..device import placement
+from ..data.sources import Entry, file_entries, iter_entries, parse_name
 
 SAMPLE_NAMES = ("samplesubmission.csv", "sample_submission.csv")  # Kaggle's original and Redux editions
 KAGGLE_FORMATS = ("label", "probability")
@@ -469,7 +470,7 @@ def write_sheet(path: Path, predictions: Sequence[Prediction], thumb: int = 128)
     """A PNG grid of the photos captioned `<rank> <class> <confidence> <name>` (reuses review.render_sheet). Where
     the name gives the true class, the frame is green for a right answer and red for a wrong one, and the caption
     starts with ✓ or ✗."""
-    from .review import Candidate, render_sheet, save_png
+    from ..labels.review import Candidate, render_sheet, save_png
 
     candidates, right, wrong = [], set(), set()
     for rank, p in enumerate(predictions, start=1):

@@ -22,8 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .files import write_text
+from ..errors import ConfigError
+from ..files import write_text
 from .report import paired_interval
 
 BASELINE = "baseline"
@@ -63,10 +63,11 @@ def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
     """One trained model read once on the test set, with what defines and describes its run."""
     import torch
 
-    from .artifacts import load_model
-    from .config import load_params
-    from .evaluation import evaluate
-    from .loaders import load_labeled, resolve_device
+    from ..artifacts import load_model
+    from ..config import load_params
+    from ..scoring import evaluate
+    from ..data.loaders import load_labeled
+    from ..device import resolve_device
 
     params = load_params()
     device = resolve_device(params.train.device)
@@ -103,8 +104,8 @@ def dvclive_curve(arm: str) -> list[dict[str, float]]:
 
 
 def run_study(seeds: list[int], arms: list[str], out: Path, force: bool = False) -> None:
-    from .methods import names
-    from .typed import read_params_file
+    from ..methods import names
+    from ..typed import read_params_file
 
     unknown = [a for a in arms if a not in names()]
     if unknown:
@@ -223,7 +224,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> None:
     if args.action == "run":
-        from .typed import read_params_file
+        from ..typed import read_params_file
 
         profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
         out = args.out or Path("metrics/study") / str(profile)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 KAGGLE_HINT = (
     "Download it with `kaggle competitions download -c dogs-vs-cats -p data/raw` and set "

@@ -48,7 +48,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .curation import CLASSES, Candidate, Choice, _check_size
-from .errors import PipelineError
+from ..errors import PipelineError
 
 SIDE = 64  # photos are squashed to SIDE x SIDE before the features are taken
 LAYOUT = 8  # colour layout: LAYOUT x LAYOUT mean RGB

@@ -14,8 +14,8 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from .config import TrainConfig
-from .errors import PipelineError
+from ..config import TrainConfig
+from ..errors import PipelineError
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def leave_ranks() -> None:
 
 def rank_device(name: str, ranks: Ranks) -> torch.device:
     """Each rank on its own GPU (LOCAL_RANK); the CPU is shared."""
-    from .loaders import resolve_device
+    from ..device import resolve_device
 
     device = resolve_device(name)
     if device.type == "cuda" and ranks.distributed:

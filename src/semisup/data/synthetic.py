@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from .config import SyntheticConfig
+from ..config import SyntheticConfig
 
 JPEG_QUALITY = 85
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold: members carry no trace of when they were made

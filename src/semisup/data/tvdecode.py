@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import PipelineError
+from ..errors import PipelineError
 
 NAME = "torchvision"  # how results decoded here are labelled
 

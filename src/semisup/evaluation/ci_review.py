@@ -7,8 +7,8 @@ import argparse
 import subprocess
 from pathlib import Path
 
-from .errors import PipelineError
-from .files import write_text
+from ..errors import PipelineError
+from ..files import write_text
 
 
 def git(*args: str) -> subprocess.CompletedProcess:

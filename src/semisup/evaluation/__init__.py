@@ -1,0 +1,1 @@
+"""Evaluation: metrics files, reports, the study's result files and the pull-request review."""

@@ -1,0 +1,1 @@
+"""Labels: which photos get labelled (curated, random, representative) and the review tool to choose them."""

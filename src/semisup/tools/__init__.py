@@ -1,0 +1,1 @@
+"""Tools: using and timing trained models (predict, bench, the GPU check)."""

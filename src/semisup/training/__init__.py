@@ -1,0 +1,1 @@
+"""Training: the one loop every method runs, what it keeps (checkpoints, curves), and its switches."""
