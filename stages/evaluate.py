@@ -19,10 +19,14 @@ from semisup.evaluation.reporting import method_metrics, method_provenance, meth
 def main() -> None:
     params = load_params()
     device = resolve_device(params.train.device)
-    x_test, y_test = load_labeled(Path("data/test"), params.image_size, device, num_threads=params.loader.num_threads)
+    test_sets = {}  # image size -> the test photos at that size, decoded once
     results, provenance, timings = {}, {}, {}
     for method in names():
         model, meta = load_model(Path(f"models/{method}.pt"), device)
+        size = meta["image_size"]  # what the model was trained at, from its own file
+        if size not in test_sets:
+            test_sets[size] = load_labeled(Path("data/test"), size, device, num_threads=params.loader.num_threads)
+        x_test, y_test = test_sets[size]
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
         provenance[method], timings[method] = method_provenance(meta), method_timings(meta)

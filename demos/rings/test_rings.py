@@ -93,7 +93,7 @@ def test_short_sgan_run_beats_labeled_only(short):
     data = [make_data(SHORT_SEED, short.data)]
     sgan = train_gan(data, short).accuracy[0]
     labeled_only = train_labeled_only(data, short).accuracy[0]
-    assert sgan >= SGAN_AT_LEAST, f"SGAN reached {sgan:.3f} (measured 1.000): check the signs in semisup/losses.py"
+    assert sgan >= SGAN_AT_LEAST, f"SGAN reached {sgan:.3f} (measured 1.000): check the signs in semisup/methods/losses.py"
     assert labeled_only <= LABELED_ONLY_AT_MOST, f"labelled-only reached {labeled_only:.3f} (measured 0.799)"
     assert sgan - labeled_only >= 0.15
 
