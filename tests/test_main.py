@@ -48,3 +48,16 @@ def test_params_subcommand_composes_params_yaml(tmp_path):
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "params.yaml").read_text()
     assert "profile: smoke" in text and "seed: 3" in text
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path):
+    """`semisup ... | head -40` (as CI runs the review): no BrokenPipeError traceback, exit status 0."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "many.py"
+    script.write_text("from semisup.cli import run_stage\n"
+                      "run_stage(lambda: [print('line', i) for i in range(100000)])\n")
+    done = subprocess.run(f"{sys.executable} {script} | head -2; exit ${{PIPESTATUS[0]}}", shell=True,
+                          executable="/bin/bash", capture_output=True, text=True)
+    assert done.stdout == "line 0\nline 1\n" and "Traceback" not in done.stderr and done.returncode == 0, done
