@@ -58,7 +58,7 @@ def test_an_empty_folder_and_an_unknown_arm_give_one_line(tmp_path):
     with pytest.raises(ConfigError, match="no study results"):
         load_results(tmp_path)
     with pytest.raises(ConfigError, match="--arms: mixmatch not registered"):
-        run_study([0], ["mixmatch"], tmp_path)
+        run_study([0], ["mixmatch"], tmp_path, "study")
 
 
 def test_the_curves_are_drawn(results, tmp_path):

@@ -103,14 +103,12 @@ def dvclive_curve(arm: str) -> list[dict[str, float]]:
     return [{"step": int(float(r[0])), "val_accuracy": float(r[1])} for r in rows]
 
 
-def run_study(seeds: list[int], arms: list[str], out: Path, force: bool = False) -> None:
+def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force: bool = False) -> None:
     from ..methods import names
-    from ..typed import read_params_file
 
     unknown = [a for a in arms if a not in names()]
     if unknown:
         raise ConfigError(f"--arms: {', '.join(unknown)} not registered; use some of {', '.join(names())}")
-    profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
     out.mkdir(parents=True, exist_ok=True)
     for seed in seeds:
         todo = [a for a in arms if force or not result_path(out, a, seed).is_file()]
@@ -228,7 +226,8 @@ def run(args) -> None:
 
         profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
         out = args.out or Path("metrics/study") / str(profile)
-        run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, args.force)
+        run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, str(profile),
+                  args.force)
         return
     results = load_results(args.folder)
     text = render(results, args.folder)
