@@ -14,7 +14,8 @@ from semisup.scoring import evaluate
 from semisup.data.loaders import load_labeled
 from semisup.device import resolve_device
 from semisup.methods import BASELINE, names, semi_supervised
-from semisup.evaluation.reporting import method_metrics, method_provenance, method_timings, write_confusion, write_json
+from semisup.evaluation.reporting import method_metrics, method_timings, write_confusion, write_json
+from semisup.provenance import model_provenance
 
 def main() -> None:
     params = load_params()
@@ -29,7 +30,7 @@ def main() -> None:
         x_test, y_test = test_sets[size]
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
-        provenance[method], timings[method] = method_provenance(meta), method_timings(meta)
+        provenance[method], timings[method] = model_provenance(meta), method_timings(meta)
         write_json(Path(f"metrics/{method}.json"), results[method])
         write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
@@ -47,7 +48,7 @@ def main() -> None:
     })
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     write_json(Path("metrics/provenance.json"), {
-        **{k: provenance[BASELINE][k] for k in ("profile", "strategy", "seed", "data_source", "image_size")},
+        **{k: v for k, v in provenance[BASELINE].items() if k != "recipe"},  # the same for every method
         "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
         "recipe": {m: provenance[m]["recipe"] for m in names()},
     })

@@ -87,7 +87,7 @@ def test_recipe_label_lists_what_changed_from_the_published_recipe():
     from dataclasses import asdict
 
     from semisup.config import params_from_dict
-    from semisup.evaluation.reporting import recipe_label
+    from semisup.provenance import recipe_label
 
     paper = asdict(params_from_dict({"gan": {"epochs": 3, "max_steps_per_epoch": 5}}))
     assert recipe_label(paper, "gan") == "published"  # budgets are not recipe changes

@@ -12,6 +12,7 @@ from .config import Params
 from .errors import PipelineError
 from .files import atomic_path
 from .models import Classifier
+from .provenance import provenance
 
 FORMAT = "semisup-classifier/1"
 CLASSES = ("cat", "dog")
@@ -25,11 +26,8 @@ def save_model(path: Path, method: str, params: Params, train: dict[str, Any],
         "arch": "resnet18",
         "stem": params.model.stem,
         "classes": list(CLASSES),
-        "image_size": params.image_size,
         "value_range": [0.0, 1.0],  # RGB scaled by 1/255, no mean/std (the published preprocessing)
-        "data_source": params.data.source,
-        "strategy": params.labeled.strategy,
-        "seed": params.seed,
+        **provenance(params, method),  # profile, data_source, image_size, strategy, labeled, seed, recipe
         "params": asdict(params),
         "train": train,
         "classifier": {k: v.cpu() for k, v in classifier_state.items()},

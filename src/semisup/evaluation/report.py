@@ -57,7 +57,7 @@ class GroupSummary:
 
 def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
     """Experiment rows that finished both methods; the workspace and commits are left to `dvc metrics show`."""
-    from .reporting import recipe_label
+    from ..provenance import recipe_label
 
     runs = []
     for row in rows:
@@ -249,7 +249,7 @@ def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
 
     from ..config import params_from_dict
     from ..params import compose
-    from .reporting import recipe_label
+    from ..provenance import recipe_label
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "params.yaml"

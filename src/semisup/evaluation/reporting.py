@@ -10,33 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import CLASSES
-from ..config import ModelConfig, Params, TrainConfig
 from ..scoring import Evaluation, absurd_loss
 from ..files import atomic_path, write_text
-
-
-# Keys that set a run's length or bookkeeping, not its recipe.
-BUDGET_KEYS = {"epochs", "steps_per_epoch", "max_steps_per_epoch", "checkpoint_every", "grid_every"}
-RECIPE_TRAIN_KEYS = ("augment", "ema", "schedule", "warmup_steps", "recalibrate_bn")  # train.* that change the recipe
-
-
-def recipe_label(params: dict[str, Any], method: str) -> str:
-    """What the method's run changed from the published recipe ("published" when nothing): the small stem,
-    augmentation, EMA, schedule, and the method's own settings that differ from their defaults. Runs with the same
-    label, data, size and steps are one arm of the ablation."""
-    defaults = getattr(Params(), method)  # a method's config section is named like it
-    changes = []
-    if params.get("model", {}).get("stem", ModelConfig.stem) != "imagenet":
-        changes.append(f"stem={params['model']['stem']}")
-    train = params.get("train", {})
-    for key in RECIPE_TRAIN_KEYS:
-        value = train.get(key, getattr(TrainConfig, key))
-        if value != getattr(TrainConfig, key):
-            changes.append(key if value is True else f"{key}={value}")
-    for key, value in sorted(params.get(method, {}).items()):
-        if key not in BUDGET_KEYS and value != getattr(defaults, key):
-            changes.append(f"{key}={value}")
-    return ", ".join(changes) or "published"
 
 
 def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
@@ -52,13 +27,6 @@ def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
         "epochs_run": train["epochs_run"],
         "steps": train.get("steps", train["epochs_run"]),  # optimiser steps: the budget runs are compared at
     }
-
-
-def method_provenance(meta: dict[str, Any]) -> dict[str, Any]:
-    """What a model was trained on and how, from its model file."""
-    return {"profile": meta["params"]["profile"], "recipe": recipe_label(meta["params"], meta["method"]),
-            "strategy": meta["strategy"], "seed": meta["seed"], "data_source": meta["data_source"],
-            "image_size": meta["image_size"]}
 
 
 def method_timings(meta: dict[str, Any]) -> dict[str, float]:

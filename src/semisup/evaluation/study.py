@@ -66,6 +66,7 @@ def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
     from ..artifacts import load_model
     from ..config import load_params
     from ..scoring import evaluate
+    from ..provenance import model_provenance
     from ..data.loaders import load_labeled
     from ..device import resolve_device
 
@@ -76,10 +77,11 @@ def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
     test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     train = meta["train"]
+    facts = model_provenance(meta)  # profile, data source, size, strategy, labels, seed, recipe: from the model
+    if facts["seed"] != seed:
+        raise ConfigError(f"models/{arm}.pt was trained with seed {facts['seed']}, not {seed}; run the study again")
     result = {
-        "arm": arm, "seed": seed, "profile": params.profile, "data_source": params.data.source,
-        "data_sha256": source.get("sha256", "unknown"), "image_size": meta["image_size"],
-        "strategy": params.labeled.strategy, "labeled": params.labeled.size, "val_images": params.data.val_size,
+        "arm": arm, **facts, "data_sha256": source.get("sha256", "unknown"), "val_images": params.data.val_size,
         "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
         "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
         "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
