@@ -205,3 +205,30 @@ def test_queued_two_seed_sweep_and_report(repo):
     header = next(line for line in shown.splitlines() if "Experiment" in line).split()
     assert sorted(header) == sorted(["Experiment", "seed", *names()]), shown
     assert max(len(line.rstrip()) for line in shown.splitlines()) <= 100, shown
+
+
+def test_the_model_registry_round_trip_push_tag_get_predict(repo, tmp_path, make_photo):
+    """The README's "reuse a model" path, end to end: a DVC remote, `dvc push`, a GTO version tag (`gan@v0.1.0`),
+    then `dvc artifacts get` from another folder (DVC clones the repo and pulls from its remote) and `predict` with
+    the fetched file, which warns that it was trained on the stand-in data."""
+    remote = tmp_path / "remote"
+    run(["dvc", "remote", "add", "-d", "storage", str(remote)], repo)
+    run(["dvc", "push"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "trained models, pushed to the remote"], repo)
+    registered = run(["gto", "register", "gan", "--version", "v0.1.0"], repo)
+    assert "gan@v0.1.0" in registered and "gan@v0.1.0" in run(["git", "tag"], repo)
+
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    fetched = run(["dvc", "artifacts", "get", str(repo), "gan", "-o", "gan.pt"], consumer)
+    assert (consumer / "gan.pt").read_bytes() == (repo / "models" / "gan.pt").read_bytes(), fetched
+    photos = consumer / "photos"
+    photos.mkdir()
+    for i in range(3):
+        (photos / f"cat.{i}.jpg").write_bytes(make_photo(("registry", i), size=(64, 64)))
+    said = run([sys.executable, "-m", "semisup", "predict", "gan.pt", "photos", "--out", "predictions.csv"], consumer)
+    assert "trained on the stand-in data" in said, said
+    rows = list(csv.DictReader((consumer / "predictions.csv").open()))
+    assert sorted(r["file"] for r in rows) == [f"cat.{i}.jpg" for i in range(3)], rows
+    assert all(r["predicted"] in ("cat", "dog") for r in rows)
