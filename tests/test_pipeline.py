@@ -18,7 +18,7 @@ COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".d
 
 pytestmark = pytest.mark.slow
 # The README's first comparison command: per experiment, the seed, the test accuracies and the gains
-README_EXP_SHOW = ["dvc", "exp", "show", "--drop", ".*", "--keep", "^(Experiment|seed|baseline|gan|fixmatch|simclr)$",
+README_EXP_SHOW = ["dvc", "exp", "show", "--drop", ".*", "--keep", "^(Experiment|seed|baseline|gan|fixmatch|simclr|simclr_fixmatch)$",
                    "--precision", "3"]
 
 
@@ -186,7 +186,7 @@ def test_queued_two_seed_sweep_and_report(repo):
         time.sleep(3)
     assert "Failed" not in status, status
     report = run([sys.executable, "stages/report.py"], repo)
-    assert "| synthetic | 32 px | smoke | batch_size=16 | random | 2 (0,1) |" in report, report
+    assert "| synthetic | 32 px | smoke | batch_size=16 | random, 100 | 2 (0,1) |" in report, report
     assert (repo / "metrics" / "report.png").is_file()
     run(["dvc", "queue", "stop"], repo, check=False)  # idle workers may already be gone
 

@@ -29,7 +29,7 @@ def test_groups_means_std_and_paired_interval_by_hand():
     summaries = summarize(runs_from_exp_show(ROWS))
     assert [s.runs for s in summaries] == [3, 1]
     real = summaries[0]
-    assert real.group == ("/data/dogs-vs-cats-mini.zip", 32, "paper", "random", "published") and real.seeds == [0, 1, 2]
+    assert real.group == ("/data/dogs-vs-cats-mini.zip", 32, "paper", "random", 100, "published") and real.seeds == [0, 1, 2]
     assert real.accuracy["baseline"] == pytest.approx((52.0, 2.0))
     assert real.accuracy["gan"] == pytest.approx((57.0, 7 ** 0.5))
     # gains 5, 8, 2 points: mean 5, s = 3, t(0.975, 2) = 4.303, half-width 4.303 * 3 / sqrt(3)
@@ -47,7 +47,7 @@ def test_interval_needs_two_runs_and_shrinks_with_more():
 
 def test_report_files_name_source_and_size(tmp_path):
     text = write_report(runs_from_exp_show(ROWS), tmp_path / "report.md", tmp_path / "report.png")
-    assert "dogs-vs-cats-mini.zip | 32 px | paper | published | random | 3 (0,1,2)" in text
+    assert "dogs-vs-cats-mini.zip | 32 px | paper | published | random, 100 | 3 (0,1,2)" in text
     assert "+5.0 [-2.5, +12.5]" in text and "one draw" in text and "83.2%" in text
     assert (tmp_path / "report.png").stat().st_size > 0
 
@@ -80,7 +80,7 @@ def test_ablation_pairs_each_arm_with_the_faithful_gan_by_seed():
     assert arms[("fixmatch", "ema=0.99", 150)].shared_seeds == 3
     assert arms[("gan", "published", 999)].difference is None  # one seed, and its own budget
     text = render_ablation(ablation(runs_from_exp_show(rows)))
-    assert "| 128px.zip | 32 px | random | gan | published | 150 | 3 (0,1,2) | 55.0 ± 3.0% | reference |" in text
+    assert "| 128px.zip | 32 px | random, 100 | gan | published | 150 | 3 (0,1,2) | 55.0 ± 3.0% | reference |" in text
 
 
 def test_recipe_label_lists_what_changed_from_the_published_recipe():
@@ -133,5 +133,22 @@ def test_numbers_only_runs_are_grouped_by_their_params():
                                params_row("c", 0, 0.50, 0.70, lr=0.0005)])
     summaries = summarize(runs)
     assert [s.runs for s in summaries] == [2, 1]  # another GAN lr is another recipe: never pooled
-    assert summaries[0].group == ("/data/128px.zip", 64, "improved", "random", "ema=0.99")
+    assert summaries[0].group == ("/data/128px.zip", 64, "improved", "random", 100, "ema=0.99")
     assert summaries[1].group[-1] == "ema=0.99, lr=0.0005" and runs[0].seed == 0 and runs[1].seed == 1
+
+
+def test_a_labelled_size_sweep_gets_its_table_and_plot(tmp_path):
+    """Runs that differ only in `labeled.size` are separate groups, and together a curve of accuracy against labels."""
+    rows = []
+    for size, (base, gan) in ((50, (0.50, 0.52)), (100, (0.55, 0.60)), (200, (0.62, 0.64))):
+        for seed in (0, 1):
+            r = row(f"n{size}s{seed}", seed, base + seed / 100, gan + seed / 100)
+            r["params.yaml:labeled.size"] = size
+            rows.append(r)
+    runs = runs_from_exp_show(rows)
+    assert sorted({r.group[4] for r in runs}) == [50, 100, 200]
+    text = write_report(runs, tmp_path / "report.md", tmp_path / "report.png")
+    assert "### How many labels?" in text
+    assert "| dogs-vs-cats-mini.zip | 32 px | paper | random | 200 | 2 | 62.5 ± 0.7% | 64.5 ± 0.7% |" in text
+    assert (tmp_path / "report-labels.png").read_bytes()[:4] == b"\x89PNG"
+    assert "report-labels.png" in (tmp_path / "report.md").read_text()

@@ -1,6 +1,7 @@
 """The study's bookkeeping: seeds parsed with clear errors, results read back from their files alone, the table's
 figures (means, spreads, gains paired by seed and their t-intervals) computed from them, the curve plot drawn."""
 import json
+import shutil
 import statistics
 
 import pytest
@@ -64,3 +65,35 @@ def test_an_empty_folder_and_an_unknown_arm_give_one_line(tmp_path):
 def test_the_curves_are_drawn(results, tmp_path):
     plot_curves(load_results(results), tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_another_profile_on_the_same_data_is_paired_with_its_own_baseline(results, tmp_path_factory):
+    paper = tmp_path_factory.mktemp("study_paper")
+    for seed, (b, g) in enumerate(((0.50, 0.52), (0.52, 0.51), (0.54, 0.56))):
+        for arm, acc in (("baseline", b), ("gan", g)):
+            result_path(paper, arm, seed).write_text(json.dumps({**fake(arm, seed, acc), "profile": "paper"}))
+    loaded = load_results(results, paper)
+    assert sorted(loaded) == ["baseline", "baseline (paper)", "gan (paper)", "simclr"]
+    rows = [line for line in render(loaded, results).splitlines() if line.startswith("| ")][2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| baseline", "| simclr", "| baseline (paper)", "| gan (paper)"]
+    assert rows[2].endswith("| reference |") and "+1.0 [" in rows[3]  # gan (paper) minus baseline (paper)
+
+
+def test_results_on_other_data_are_refused_rather_than_mixed(results, tmp_path_factory):
+    other = tmp_path_factory.mktemp("other")
+    result_path(other, "baseline", 0).write_text(json.dumps({**fake("baseline", 0, 0.5), "image_size": 64}))
+    with pytest.raises(ConfigError, match=r"measured on other data .* \(image_size differ\)"):
+        load_results(results, other)
+
+
+def test_the_report_carries_every_committed_study(results, tmp_path_factory):
+    from semisup.evaluation.study import study_sections
+
+    root = tmp_path_factory.mktemp("clone") / "metrics" / "study"
+    root.mkdir(parents=True)
+    shutil.copytree(results, root / "study", ignore=shutil.ignore_patterns("*.png"))
+    (root / "study.png").write_bytes(b"\x89PNG")
+    text = study_sections(root)
+    assert "| simclr | 200 (+6000 pretraining, shared) |" in text
+    assert "![Validation accuracy per step, study](study/study.png)" in text
+    assert study_sections(root / "nowhere") == ""

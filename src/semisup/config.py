@@ -153,6 +153,7 @@ class Params:
     fixmatch: FixMatchConfig = field(default_factory=FixMatchConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     simclr: SimclrConfig = field(default_factory=SimclrConfig)
+    simclr_fixmatch: FixMatchConfig = field(default_factory=FixMatchConfig)  # FixMatch from the SimCLR encoder
     train: TrainConfig = field(default_factory=TrainConfig)
 
     @property
@@ -256,17 +257,18 @@ def _validate(p: Params) -> None:
     require(8 <= g.generator_width <= 1024, "gan.generator_width", g.generator_width, "use an integer from 8 to 1024")
     require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
     require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")
-    f = p.fixmatch
-    for key in ("epochs", "steps_per_epoch", "labeled_batch", "mu", "checkpoint_every"):
-        require(0 < getattr(f, key) <= BIG, f"fixmatch.{key}", getattr(f, key), f"use an integer from 1 to {BIG}")
-    require(0 < f.lr <= LR_MAX, "fixmatch.lr", f.lr, f"use a number in (0, {LR_MAX}] (paper: 0.03)")
-    require(0 <= f.momentum < 1, "fixmatch.momentum", f.momentum, "use 0 <= momentum < 1")
-    require(f.weight_decay >= 0, "fixmatch.weight_decay", f.weight_decay, "use a number >= 0")
-    require(0 < f.threshold <= 1, "fixmatch.threshold", f.threshold, "use a confidence in (0, 1] (paper: 0.95)")
-    require(f.lambda_u >= 0, "fixmatch.lambda_u", f.lambda_u, "use a number >= 0")
-    require(0 <= f.rand_augment_ops <= 14, "fixmatch.rand_augment_ops", f.rand_augment_ops, "use 0..14 (paper: 2)")
-    require(0 <= f.rand_augment_magnitude <= 30, "fixmatch.rand_augment_magnitude", f.rand_augment_magnitude,
-            "use 0..30 (torchvision's RandAugment scale)")
+    for name in ("fixmatch", "simclr_fixmatch"):  # the same recipe, from random or pretrained weights
+        f = getattr(p, name)
+        for key in ("epochs", "steps_per_epoch", "labeled_batch", "mu", "checkpoint_every"):
+            require(0 < getattr(f, key) <= BIG, f"{name}.{key}", getattr(f, key), f"use an integer from 1 to {BIG}")
+        require(0 < f.lr <= LR_MAX, f"{name}.lr", f.lr, f"use a number in (0, {LR_MAX}] (paper: 0.03)")
+        require(0 <= f.momentum < 1, f"{name}.momentum", f.momentum, "use 0 <= momentum < 1")
+        require(f.weight_decay >= 0, f"{name}.weight_decay", f.weight_decay, "use a number >= 0")
+        require(0 < f.threshold <= 1, f"{name}.threshold", f.threshold, "use a confidence in (0, 1] (paper: 0.95)")
+        require(f.lambda_u >= 0, f"{name}.lambda_u", f.lambda_u, "use a number >= 0")
+        require(0 <= f.rand_augment_ops <= 14, f"{name}.rand_augment_ops", f.rand_augment_ops, "use 0..14 (paper: 2)")
+        require(0 <= f.rand_augment_magnitude <= 30, f"{name}.rand_augment_magnitude", f.rand_augment_magnitude,
+                "use 0..30 (torchvision's RandAugment scale)")
     t = p.train
     require(0 <= t.ema < 1, "train.ema", t.ema, "use 0 (off) or a decay below 1, e.g. 0.999")
     require(t.warmup_steps >= 0, "train.warmup_steps", t.warmup_steps, "use an integer >= 0")

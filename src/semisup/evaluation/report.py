@@ -19,7 +19,7 @@ from ..typed import dotted
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
-GROUP_KEYS = ("data_source", "image_size", "profile", "strategy")
+GROUP_KEYS = ("data_source", "image_size", "profile", "strategy", "labeled")
 # Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30; beyond that the normal 1.96 is within 2%.
 T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
         2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -73,6 +73,7 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
         # Runs since the metrics files became numbers-only take these from their params; older ones from the metrics.
         meta = {k: row.get(f"metrics/baseline.json:{k}", dotted(params, PARAM_KEYS[k])) for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
+        meta["labeled"] = int(meta["labeled"] or LABELED_BEFORE_RECORDED)
         recipe = {m: row.get(f"metrics/{m}.json:recipe") or (recipe_label(params, m) if params else "published")
                   for m in acc}  # runs older than the recipe label: the published one
         steps = {m: _int_or_none(row.get(f"metrics/{m}.json:steps")) for m in acc}
@@ -83,7 +84,8 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
 
 
 PARAM_KEYS = {"data_source": "data.source", "image_size": "image_size", "profile": "profile",
-              "strategy": "labeled.strategy"}
+              "strategy": "labeled.strategy", "labeled": "labeled.size"}
+LABELED_BEFORE_RECORDED = 100  # experiments from before `labeled.size` was a param used 100 labels
 
 
 def param_defaults() -> dict[str, Any]:
@@ -157,28 +159,28 @@ def summarize(runs: list[Run]) -> list[GroupSummary]:
 
 
 def render_markdown(summaries: list[GroupSummary]) -> str:
+    methods = METHODS + OPTIONAL
     lines = [
-        "| data source | size | profile | GAN recipe | labelled set | runs (seeds) | baseline test acc. | GAN test acc. | "
-        "FixMatch test acc. | GAN gain, points (95% CI, paired by seed) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| data source | size | profile | GAN recipe | labelled set | runs (seeds) | "
+        + "".join(f"{m} test acc. | " for m in methods) + "GAN gain, points (95% CI, paired by seed) |",
+        "| --- " * (7 + len(methods)) + "|",
     ]
     for s in summaries:
-        source, size, profile, strategy, recipe = s.group
-        cells = [f"{s.accuracy[m][0]:.1f} ± {s.accuracy[m][1]:.1f}%" if m in s.accuracy else "–"
-                 for m in METHODS + OPTIONAL]
+        source, size, profile, strategy, labeled, recipe = s.group
+        cells = [f"{s.accuracy[m][0]:.1f} ± {s.accuracy[m][1]:.1f}%" if m in s.accuracy else "–" for m in methods]
         if s.gain is None:
             gain = f"{s.accuracy['gan'][0] - s.accuracy['baseline'][0]:+.1f} (one draw: no interval)"
         else:
             gain = f"{s.gain.mean:+.1f} [{s.gain.low:+.1f}, {s.gain.high:+.1f}]"
         seeds = ",".join(map(str, s.seeds))
-        lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {recipe} | {strategy} | {s.runs} ({seeds}) | "
+        lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {recipe} | {strategy}, {labeled} | {s.runs} ({seeds}) | "
                      + " | ".join(cells) + f" | {gain} |")
     return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
 class Arm:
-    data: tuple[Any, ...]  # (data source, image size, labelled strategy)
+    data: tuple[Any, ...]  # (data source, image size, labelled strategy, labelled photos)
     method: str
     recipe: str
     steps: int | None
@@ -193,9 +195,9 @@ def ablation(runs: list[Run]) -> list[Arm]:
     in several experiments (a stage DVC restored unchanged) counts once per seed."""
     arms: dict[tuple[Any, ...], dict[int, float]] = {}
     for run in runs:
-        source, size, _profile, strategy, _recipe = run.group
+        source, size, _profile, strategy, labeled, _recipe = run.group
         for method, acc in run.accuracy.items():
-            key = ((source, size, strategy), method, run.recipe.get(method, "published"), run.steps.get(method))
+            key = ((source, size, strategy, labeled), method, run.recipe.get(method, "published"), run.steps.get(method))
             arms.setdefault(key, {}).setdefault(run.seed, 100 * acc)
     out = []
     for (data, method, recipe, steps), by_seed in arms.items():
@@ -266,7 +268,7 @@ def render_ablation(arms: list[Arm], improved: dict[str, str] | None = None) -> 
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for a in arms:
-        source, size, strategy = a.data
+        source, size, strategy, labeled = a.data
         values = list(a.accuracy.values())
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         if a.method == "gan" and a.recipe == "published":
@@ -276,7 +278,7 @@ def render_ablation(arms: list[Arm], improved: dict[str, str] | None = None) -> 
         else:
             diff = f"{a.difference.mean:+.1f} [{a.difference.low:+.1f}, {a.difference.high:+.1f}]"
         seeds = ",".join(map(str, sorted(a.accuracy)))
-        lines.append(f"| {Path(str(source)).name} | {size} px | {strategy} | {a.method} | "
+        lines.append(f"| {Path(str(source)).name} | {size} px | {strategy}, {labeled} | {a.method} | "
                      f"{arm_name(a.recipe, improved.get(a.method))} | "
                      f"{a.steps if a.steps is not None else '–'} | {len(values)} ({seeds}) | "
                      f"{statistics.fmean(values):.1f} ± {std:.1f}% | {diff} |")
@@ -299,7 +301,7 @@ def plot(summaries: list[GroupSummary], path: Path) -> None:
                yerr=[s.accuracy.get(method, (0.0, 0.0))[1] for s in summaries], capsize=3, label=method)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xticks(range(len(summaries)))
-    ax.set_xticklabels([f"{Path(str(s.group[0])).name}\n{s.group[1]} px, {s.group[2]}\n{s.group[3]}, n={s.runs}" for s in summaries], fontsize=7)
+    ax.set_xticklabels([f"{Path(str(s.group[0])).name}\n{s.group[1]} px, {s.group[2]}\n{s.group[3]} {s.group[4]}, n={s.runs}" for s in summaries], fontsize=7)
     ax.set_ylabel("test accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=7, loc="lower right")
@@ -309,21 +311,87 @@ def plot(summaries: list[GroupSummary], path: Path) -> None:
     plt.close(fig)
 
 
+def label_sweeps(summaries: list[GroupSummary]) -> dict[tuple[Any, ...], list[GroupSummary]]:
+    """Groups that differ only in the number of labelled photos (a `-S labeled.size=50,100,200,400` sweep), keyed by
+    everything else (data, size, profile, strategy, recipe); only those with at least two sizes."""
+    sweeps: dict[tuple[Any, ...], list[GroupSummary]] = {}
+    for s in summaries:
+        sweeps.setdefault(s.group[:4] + s.group[5:], []).append(s)
+    return {k: sorted(v, key=lambda s: s.group[4]) for k, v in sweeps.items() if len({s.group[4] for s in v}) > 1}
+
+
+def render_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]]) -> str:
+    methods = METHODS + OPTIONAL
+    lines = ["| data source | size | profile | labelled set | labelled photos | runs | "
+             + " | ".join(methods) + " |", "| --- " * (6 + len(methods)) + "|"]
+    for (source, size, profile, strategy, _recipe), members in sweeps.items():
+        for s in members:
+            cells = [f"{s.accuracy[m][0]:.1f} ± {s.accuracy[m][1]:.1f}%" if m in s.accuracy else "–" for m in methods]
+            lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {strategy} | {s.group[4]} | {s.runs} | "
+                         + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]], path: Path) -> None:
+    """Test accuracy against the number of labelled photos, one line per method (mean ± sd over seeds), one panel
+    per data set: does labelling more photos beat any algorithm?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 3.6), squeeze=False)
+    for ax, ((source, size, profile, strategy, _recipe), members) in zip(axes[0], sweeps.items()):
+        for i, method in enumerate(METHODS + OPTIONAL):
+            points = [(s.group[4], *s.accuracy[method]) for s in members if method in s.accuracy]
+            if points:
+                ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                            capsize=3, color=f"C{i}", label=method)
+        ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([s.group[4] for s in members], [str(s.group[4]) for s in members])
+        ax.set_xlabel("labelled photos")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"{Path(str(source)).name}, {size} px, {profile}, {strategy}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[str, str] | None = None) -> str:
     """`improved`: the improved profile's recipe per method (`improved_recipes()`), to name arms relative to it."""
+    from .study import study_sections
+
     summaries = summarize(runs)
-    text = ("# Experiments\n\nTest accuracy over finished DVC experiments, mean ± std over seeds; rows never mix data "
-            "sources or image sizes.\n\n" + (render_markdown(summaries) if summaries else "No finished experiments yet.\n")
+    study = study_sections(markdown.parent / "study")
+    text = ("# Experiments\n\n"
+            + ("## The semi-supervised study (committed per-run results)\n\nBuilt from the result files under "
+               "`metrics/study/` alone (`semisup study report`), so it is the same on every clone. Test accuracy, mean "
+               "± sd over seeds; gains paired by seed with their 95% t-interval; selection on validation only, the "
+               "test set read once per model.\n\n" + study + "\n" if study else "")
+            + "## Local DVC experiments\n\nTest accuracy over the finished DVC experiments of this clone, mean ± std "
+            "over seeds; rows never mix data sources or image sizes.\n\n"
+            + (render_markdown(summaries) if summaries else "No finished experiments in this clone.\n")
             + "\nThe published figures, for comparison:\n\n" + PUBLISHED)
     if summaries:
-        text += ("\n## Ablation\n\nEach arm is a method with what it changed from the published recipe (named "
+        text += ("\n### Ablation\n\nEach arm is a method with what it changed from the published recipe (named "
                  "relative to the `improved` profile: \"improved − X\" is improved with X back at its published value), "
                  "at its step budget; the difference to the faithful GAN (published recipe, same data, size and GAN "
                  "budget) is paired by seed. Selection used validation only; each model read the test set once.\n\n"
                  + render_ablation(ablation(runs), improved))
+    sweeps = label_sweeps(summaries)
+    labels_figure = figure.with_name(figure.stem + "-labels.png")
+    if sweeps:
+        text += ("\n### How many labels?\n\nTest accuracy against the number of labelled photos (experiments that "
+                 "differ in `labeled.size` alone), mean ± sd over seeds:\n\n" + render_labels(sweeps)
+                 + f"\n![Accuracy against labelled photos]({labels_figure.name})\n")
     write_text(markdown, text)
     if summaries:
         plot(summaries, figure)
+    if sweeps:
+        plot_labels(sweeps, labels_figure)
     return text
 
 

@@ -27,6 +27,7 @@ from ..files import write_text
 from .report import paired_interval
 
 BASELINE = "baseline"
+PRETRAINED_ARMS = ("simclr", "simclr_fixmatch")  # start from models/pretrain.pt: its steps and seconds are recorded
 
 
 def seed_range(text: str) -> list[int]:
@@ -89,7 +90,7 @@ def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
         "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
         "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
     }
-    if arm == "simclr":
+    if meta["method"] in PRETRAINED_ARMS:
         pre = torch.load(Path("models/pretrain.pt"), weights_only=True)
         result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(pre["train"]["train_seconds"], 1),
                               "params": pre["params"]["pretrain"]}
@@ -130,41 +131,60 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
 # ------------------------------------------------------------------------------------------------------ the report
 
 
-def load_results(folder: Path) -> dict[str, dict[int, dict[str, Any]]]:
-    """arm -> seed -> result, from every `<arm>-seed<k>.json` in `folder`."""
+def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
+    """arm -> seed -> result, from every `<arm>-seed<k>.json` in `folders`. The first folder's profile names its arms
+    plainly; another profile's arms are named `arm (profile)`, e.g. `gan (study_paper)`. Results measured on other
+    data (archive, size, labelled set, validation or test photos) are refused: one table never mixes them."""
     results: dict[str, dict[int, dict[str, Any]]] = {}
-    for path in sorted(folder.glob("*-seed*.json")):
-        r = json.loads(path.read_text())
-        results.setdefault(r["arm"], {})[int(r["seed"])] = r
+    first: dict[str, Any] | None = None
+    for folder in folders:
+        for path in sorted(folder.glob("*-seed*.json")):
+            r = json.loads(path.read_text())
+            first = first or r
+            differs = [k for k in SAME_DATA if r.get(k) != first.get(k)]
+            if differs:
+                raise ConfigError(f"{path}: measured on other data than {folders[0]} ({', '.join(differs)} differ); "
+                                  "report them separately")
+            label = r["arm"] if r["profile"] == first["profile"] else f"{r['arm']} ({r['profile']})"
+            results.setdefault(label, {})[int(r["seed"])] = r
     if not results:
-        raise ConfigError(f"{folder}: no study results (<arm>-seed<k>.json); run `semisup study run` first")
+        raise ConfigError(f"{', '.join(map(str, folders))}: no study results (<arm>-seed<k>.json); run "
+                          "`semisup study run` first")
     return results
+
+
+SAME_DATA = ("data_sha256", "image_size", "labeled", "strategy", "val_images", "test_images")
+
+
+def baseline_of(label: str) -> str:
+    """The same-recipe baseline an arm is paired with: `baseline`, or `baseline (paper)` for `gan (paper)`."""
+    return BASELINE + (label[label.index(" ("):] if " (" in label else "")
 
 
 def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
     """The study's table: per arm the seeds, test accuracy mean ± sd and per seed, and the gain over the baseline
     paired by seed with its 95% t-interval."""
     any_result = next(iter(next(iter(results.values())).values()))
-    base = results.get(BASELINE, {})
     lines = [
         f"Data: `{Path(any_result['data_source']).name}` (SHA-256 {any_result['data_sha256'][:12]}…), "
         f"{any_result['image_size']} px, {any_result['labeled']} {any_result['strategy']} labelled photos, "
         f"{any_result['val_images']} validation (selection) and {any_result['test_images']} test photos (read once "
-        f"per model); profile `{any_result['profile']}`; results in `{folder.as_posix()}/`.",
+        f"per model); profile `{any_result['profile']}` (other profiles named in brackets); results in "
+        f"`{folder.as_posix()}/`.",
         "",
         "| arm | steps | runs (seeds) | test acc. mean ± sd | per seed | minus baseline, points (95% CI, paired) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for arm in sorted(results, key=lambda a: (a != BASELINE, a)):
-        runs = results[arm]
+    for arm in sorted(results, key=arm_order):
+        runs, base = results[arm], results.get(baseline_of(arm), {})
         seeds = sorted(runs)
         acc = [100 * runs[s]["test_accuracy"] for s in seeds]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
         steps = sorted({runs[s]["steps"] for s in seeds})
         step_text = "/".join(map(str, steps))
-        if arm == "simclr" and "pretrain" in runs[seeds[0]]:
+        if "pretrain" in runs[seeds[0]]:
             step_text += f" (+{runs[seeds[0]]['pretrain']['steps']} pretraining, shared)"
-        if arm == BASELINE:
+        if arm == baseline_of(arm):
             gain = "reference"
         else:
             paired = [s for s in seeds if s in base]
@@ -177,9 +197,18 @@ def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
     seconds = {arm: statistics.fmean(r["train_seconds"] for r in runs.values()) for arm, runs in results.items()}
     lines += ["", "Training seconds per run (mean): " + ", ".join(f"{a} {s:.0f} s" for a, s in sorted(seconds.items()))
               + "".join(f"; SimCLR pretraining {r['pretrain']['seconds']:.0f} s once"
-                        for r in list(results.get("simclr", {}).values())[:1] if "pretrain" in r)
+                        for r in pretrained_runs(results)[:1])
               + f" ({any_result['machine']}).", ""]
     return "\n".join(lines)
+
+
+def arm_order(label: str) -> tuple[bool, bool, str]:
+    """The first profile's arms first, each profile's baseline first."""
+    return " (" in label, label != baseline_of(label), label
+
+
+def pretrained_runs(results: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [r for runs in results.values() for r in runs.values() if "pretrain" in r]
 
 
 def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
@@ -190,7 +219,7 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    for arm in sorted(results, key=lambda a: (a != BASELINE, a)):
+    for arm in sorted(results, key=arm_order):
         curves = [dict(map(tuple, r["curve"])) for r in results[arm].values() if r["curve"]]
         steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
         if not steps:
@@ -209,6 +238,23 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     plt.close(fig)
 
 
+def study_sections(root: Path = Path("metrics/study")) -> str:
+    """Every committed study under `root`, one table per data set (folders measured on the same photos, size and
+    labels are one table, the alphabetically first folder's profile naming its arms plainly), for the report."""
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))) if root.is_dir() else []
+    groups: dict[tuple, list[Path]] = {}
+    for folder in folders:
+        first = json.loads(next(iter(sorted(folder.glob("*-seed*.json")))).read_text())
+        groups.setdefault(tuple(first.get(k) for k in SAME_DATA), []).append(folder)
+    parts = []
+    for group in groups.values():
+        parts.append(render(load_results(*group), group[0]))
+        figure = root / f"{group[0].name}.png"
+        if figure.is_file():
+            parts.append(f"![Validation accuracy per step, {group[0].name}]({figure.relative_to(root.parent).as_posix()})\n")
+    return "\n".join(parts)
+
+
 def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="train and measure each arm for each seed (skips measured ones)")
@@ -217,7 +263,8 @@ def add_arguments(parser) -> None:
     run.add_argument("--out", type=Path, default=None, help="result folder (default metrics/study/<profile>)")
     run.add_argument("--force", action="store_true", help="measure again even where a result exists")
     report = sub.add_parser("report", help="the table and the curve plot from the result files")
-    report.add_argument("folder", type=Path, help="a result folder, e.g. metrics/study/study")
+    report.add_argument("folders", type=Path, nargs="+",
+                        help="result folders, e.g. metrics/study/study (more: other profiles' arms on the same data)")
     report.add_argument("--markdown", type=Path, default=None, help="also write the table here (default: print)")
     report.add_argument("--figure", type=Path, default=None, help="also draw the curves here (PNG)")
 
@@ -231,8 +278,8 @@ def run(args) -> None:
         run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, str(profile),
                   args.force)
         return
-    results = load_results(args.folder)
-    text = render(results, args.folder)
+    results = load_results(*args.folders)
+    text = render(results, args.folders[0])
     if args.markdown:
         write_text(args.markdown, text)
     if args.figure:

@@ -18,6 +18,7 @@ REGISTRY: dict[str, str] = {  # name (= config section, stage item, model file) 
     "gan": "semisup.methods.sgan:SemiSupervisedGan",
     "fixmatch": "semisup.methods.fixmatch:FixMatch",
     "simclr": "semisup.methods.simclr:Simclr",
+    "simclr_fixmatch": "semisup.methods.simclr:SimclrFixMatch",
 }
 BASELINE = "baseline"  # what the gains are measured against
 

@@ -50,12 +50,12 @@ class FixMatch(OneNetwork):
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled,
                  samples_dir: Path | None = None):
-        cfg, t = params.fixmatch, params.train
+        cfg, t = getattr(params, self.name), params.train  # `simclr_fixmatch` has a section of its own
         self.cfg, self.exe, self.data, self.unlabeled = cfg, exe, data, unlabeled
         self.rounds = Rounds(cfg.epochs, unlabeled.steps, 1, cfg.checkpoint_every)
         self.images_per_step = cfg.mu * cfg.labeled_batch * exe.ranks.world_size
         torch.manual_seed(params.seed)
-        self.model = exe.place(Classifier(stem=params.model.stem))
+        self.model = exe.place(self.initial_model(params))
         self._train = exe.trainable(self.model)
         self.optimizer = torch.optim.SGD(decay_groups(self.model, cfg.weight_decay), lr=cfg.lr,
                                          momentum=cfg.momentum, nesterov=cfg.momentum > 0)
@@ -66,9 +66,13 @@ class FixMatch(OneNetwork):
         self.picks = torch.Generator(device=data.y_labeled.device)
         self.picks.manual_seed(params.seed + 2 + NOISE_STRIDE * exe.ranks.rank)
 
+    def initial_model(self, params: Params) -> Classifier:
+        """ResNet18 from scratch (random weights drawn from `seed`)."""
+        return Classifier(stem=params.model.stem)
+
     @classmethod
     def stream_shape(cls, params: Params) -> tuple[int, bool, int]:
-        cfg = params.fixmatch
+        cfg = getattr(params, cls.name)
         return cfg.mu * cfg.labeled_batch, True, cfg.steps_per_epoch
 
     def batches(self, round_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
@@ -98,11 +102,11 @@ class FixMatch(OneNetwork):
         self.picks.set_state(state["picks"])
 
     def no_batch(self) -> str:
-        return ("the unlabelled set gives no full batch: add unlabelled images or lower fixmatch.mu or "
-                "fixmatch.labeled_batch")
+        return (f"the unlabelled set gives no full batch: add unlabelled images or lower {self.name}.mu or "
+                f"{self.name}.labeled_batch")
 
     def describe(self, data: LabeledData, params: Params, exe: Execution) -> str:
-        cfg = params.fixmatch
-        return (f"fixmatch on {exe.device} ({exe.ranks.world_size} rank(s)): {data.x_labeled.shape[0]} labelled "
+        cfg = getattr(params, self.name)
+        return (f"{self.name} on {exe.device} ({exe.ranks.world_size} rank(s)): {data.x_labeled.shape[0]} labelled "
                 f"({cfg.labeled_batch} per step), {self.unlabeled.steps} steps of {cfg.mu * cfg.labeled_batch} "
                 f"unlabelled per rank and round, {data.x_val.shape[0]} validation, {params.image_size} px")

@@ -23,7 +23,7 @@ from ..training.schedules import make_scheduler
 from ..training.loop import LabeledData
 from .base import Method, Rounds, Unlabeled
 from .baseline import Baseline
-from .fixmatch import decay_groups
+from .fixmatch import FixMatch, decay_groups
 
 PRETRAINED = Path("models/pretrain.pt")  # what `stages/pretrain.py` writes
 
@@ -98,6 +98,24 @@ class SimclrPretraining(Method):
                 f"rounds, {params.image_size} px")
 
 
+def pretrained_classifier(params: Params, path: Path = PRETRAINED) -> Classifier:
+    """The ResNet18 with the SimCLR-pretrained encoder from `path` and a final layer drawn from the current torch
+    seed; one clear line when the file is missing or was pretrained at another size or stem."""
+    model = Classifier(stem=params.model.stem)
+    if not path.is_file():
+        raise PipelineError(f"{path}: no pretrained encoder; run `dvc repro pretrain` (or the whole pipeline) first")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if blob.get("image_size") != params.image_size or blob.get("stem") != params.model.stem:
+        raise PipelineError(f"{path}: pretrained at {blob.get('image_size')} px with the {blob.get('stem')} stem, "
+                            f"but this run is {params.image_size} px with the {params.model.stem} stem; run "
+                            "`dvc repro pretrain` with these params")
+    encoder = {k: v for k, v in blob["classifier"].items() if not k.startswith("net.fc.")}
+    missing, unexpected = model.load_state_dict(encoder, strict=False)
+    if unexpected or any(not k.startswith("net.fc.") for k in missing):
+        raise PipelineError(f"{path}: does not fit the ResNet18 (missing {missing}, extra {unexpected})")
+    return model
+
+
 class Simclr(Baseline):
     """The baseline's supervised fine-tune (its recipe from the `simclr` section), from the pretrained encoder; the
     final layer starts from random weights drawn from `seed`."""
@@ -106,17 +124,18 @@ class Simclr(Baseline):
     pretrained: Path = PRETRAINED
 
     def initial_model(self, params: Params) -> Classifier:
-        model = super().initial_model(params)
-        if not self.pretrained.is_file():
-            raise PipelineError(f"{self.pretrained}: no pretrained encoder; run `dvc repro pretrain` (or the whole "
-                                "pipeline) first")
-        blob = torch.load(self.pretrained, map_location="cpu", weights_only=True)
-        if blob.get("image_size") != params.image_size or blob.get("stem") != params.model.stem:
-            raise PipelineError(f"{self.pretrained}: pretrained at {blob.get('image_size')} px with the "
-                                f"{blob.get('stem')} stem, but this run is {params.image_size} px with the "
-                                f"{params.model.stem} stem; run `dvc repro pretrain` with these params")
-        encoder = {k: v for k, v in blob["classifier"].items() if not k.startswith("net.fc.")}
-        missing, unexpected = model.load_state_dict(encoder, strict=False)
-        if unexpected or any(not k.startswith("net.fc.") for k in missing):
-            raise PipelineError(f"{self.pretrained}: does not fit the ResNet18 (missing {missing}, extra {unexpected})")
-        return model
+        return pretrained_classifier(params, self.pretrained)
+
+
+class SimclrFixMatch(FixMatch):
+    """FixMatch (its recipe from the `simclr_fixmatch` section) started from the pretrained encoder instead of noise:
+    the unlabelled photos are used twice, first to learn features without labels, then as pseudo-labelled examples.
+    From scratch, FixMatch's confident pseudo-labels come from a network near chance and teach it its own mistakes;
+    from the SimCLR encoder they come from a network that already separates the photos (SimCLRv2's argument for
+    using the unlabelled data again after fine-tuning)."""
+
+    name = "simclr_fixmatch"
+    pretrained: Path = PRETRAINED
+
+    def initial_model(self, params: Params) -> Classifier:
+        return pretrained_classifier(params, self.pretrained)
