@@ -97,3 +97,19 @@ def test_the_report_carries_every_committed_study(results, tmp_path_factory):
     assert "| simclr | 200 (+6000 pretraining, shared) |" in text
     assert "![Validation accuracy per step, study](study/study.png)" in text
     assert study_sections(root / "nowhere") == ""
+
+
+def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_path_factory):
+    from semisup.evaluation.study import study_sections
+
+    root = tmp_path_factory.mktemp("labels") / "metrics" / "study"
+    shutil.copytree(results, root / "study")
+    more = root / "study-labeled.size=200"
+    more.mkdir()
+    for seed, (b, s) in enumerate(((0.64, 0.70), (0.66, 0.70), (0.65, 0.71))):
+        for arm, acc in (("baseline", b), ("simclr", s)):
+            result_path(more, arm, seed).write_text(json.dumps({**fake(arm, seed, acc), "labeled": 200}))
+    text = study_sections(root)
+    assert "| labelled photos | baseline | simclr |" in text
+    assert "| 200 | 65.0 ± 1.0% (n=3) | 70.3 ± 0.6% (n=3) |" in text
+    assert (root / "labels.png").read_bytes()[:4] == b"\x89PNG"

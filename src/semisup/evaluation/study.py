@@ -106,7 +106,10 @@ def dvclive_curve(arm: str) -> list[dict[str, float]]:
     return [{"step": int(float(r[0])), "val_accuracy": float(r[1])} for r in rows]
 
 
-def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force: bool = False) -> None:
+def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force: bool = False,
+              overrides: tuple[str, ...] = ()) -> None:
+    """Per seed: params.yaml for `profile`, the seed and `overrides` (Hydra's `key=value`), `dvc repro` of the arms'
+    training stages, then each model read once on the test set into `<out>/<arm>-seed<k>.json`."""
     from ..methods import names
 
     unknown = [a for a in arms if a not in names()]
@@ -119,7 +122,7 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
             print(f"seed {seed}: {', '.join(arms)} already measured in {out}")
             continue
         began = time.perf_counter()
-        _check([sys.executable, "-m", "semisup", "params", f"profile={profile}", f"seed={seed}"])
+        _check([sys.executable, "-m", "semisup", "params", f"profile={profile}", f"seed={seed}", *overrides])
         _check(["dvc", "repro", *[f"train@{a}" for a in todo]])
         wall = time.perf_counter() - began
         for arm in todo:
@@ -247,12 +250,63 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
         first = json.loads(next(iter(sorted(folder.glob("*-seed*.json")))).read_text())
         groups.setdefault(tuple(first.get(k) for k in SAME_DATA), []).append(folder)
     parts = []
-    for group in groups.values():
-        parts.append(render(load_results(*group), group[0]))
+    by_labels: dict[tuple, dict[int, dict[str, dict[int, dict[str, Any]]]]] = {}  # other data -> labels -> results
+    for key, group in groups.items():
+        results = load_results(*group)
+        parts.append(render(results, group[0]))
         figure = root / f"{group[0].name}.png"
         if figure.is_file():
             parts.append(f"![Validation accuracy per step, {group[0].name}]({figure.relative_to(root.parent).as_posix()})\n")
+        labels = dict(zip(SAME_DATA, key))["labeled"]
+        by_labels.setdefault(tuple(v for k, v in zip(SAME_DATA, key) if k != "labeled"), {})[labels] = results
+    for sweep in (s for s in by_labels.values() if len(s) > 1):
+        figure = root / "labels.png"
+        plot_labels(sweep, figure)
+        parts += ["How many labels? Test accuracy against the number of labelled photos (the same data, recipe and "
+                  "seeds; mean ± sd):\n", render_labels(sweep),
+                  f"![Test accuracy against labelled photos]({figure.relative_to(root.parent).as_posix()})\n"]
     return "\n".join(parts)
+
+
+def render_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]]) -> str:
+    arms = sorted({a for results in sweep.values() for a in results}, key=arm_order)
+    lines = ["| labelled photos | " + " | ".join(arms) + " |", "| --- " * (1 + len(arms)) + "|"]
+    for labels, results in sorted(sweep.items()):
+        cells = []
+        for arm in arms:
+            acc = [100 * r["test_accuracy"] for r in results.get(arm, {}).values()]
+            cells.append(f"{statistics.fmean(acc):.1f} ± {statistics.stdev(acc) if len(acc) > 1 else 0.0:.1f}% "
+                         f"(n={len(acc)})" if acc else "–")
+        lines.append(f"| {labels} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]], path: Path) -> None:
+    """Test accuracy against labelled photos, one line per arm: mean ± sd over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    arms = sorted({a for results in sweep.values() for a in results}, key=arm_order)
+    for i, arm in enumerate(arms):
+        points = [(n, [100 * r["test_accuracy"] for r in sweep[n][arm].values()]) for n in sorted(sweep)
+                  if arm in sweep[n]]
+        ax.errorbar([n for n, _ in points], [statistics.fmean(a) for _, a in points],
+                    yerr=[statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in points], marker="o", capsize=3,
+                    color=f"C{i}", label=arm)
+    ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(sweep), [str(n) for n in sorted(sweep)])
+    ax.set_xlabel("labelled photos")
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title("Test accuracy against labelled photos (mean ± sd over seeds)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def add_arguments(parser) -> None:
@@ -262,6 +316,9 @@ def add_arguments(parser) -> None:
     run.add_argument("--arms", default="baseline,simclr", help="registered methods, comma-separated")
     run.add_argument("--out", type=Path, default=None, help="result folder (default metrics/study/<profile>)")
     run.add_argument("--force", action="store_true", help="measure again even where a result exists")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="a param for every run, e.g. --set labeled.size=200 (default folder then "
+                          "metrics/study/<profile>-labeled.size=200)")
     report = sub.add_parser("report", help="the table and the curve plot from the result files")
     report.add_argument("folders", type=Path, nargs="+",
                         help="result folders, e.g. metrics/study/study (more: other profiles' arms on the same data)")
@@ -274,9 +331,13 @@ def run(args) -> None:
         from ..typed import read_params_file
 
         profile = read_params_file("params.yaml", "the project root (where dvc.yaml is)").get("profile", "demo")
-        out = args.out or Path("metrics/study") / str(profile)
+        bad = [o for o in args.overrides if "=" not in o or o.startswith(("profile=", "seed="))]
+        if bad:
+            raise ConfigError(f"--set {bad[0]}: use KEY=VALUE for a param other than profile and seed (those come "
+                              "from params.yaml and --seeds)")
+        out = args.out or Path("metrics/study") / "-".join([str(profile), *args.overrides])
         run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, str(profile),
-                  args.force)
+                  args.force, tuple(args.overrides))
         return
     results = load_results(*args.folders)
     text = render(results, args.folders[0])
