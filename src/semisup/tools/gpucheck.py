@@ -429,7 +429,7 @@ def run_check(args: argparse.Namespace) -> None:
     print(f"gpu-check run on {device} ({'tiny' if args.tiny else 'full'} budget): expected ~{budget.expected_s} s"
           + (" on an H200" if not args.tiny else ""))
     report: dict[str, Any] = {"environment": environment(), "budget": asdict(budget), "steps": {}}
-    tests = ["tests/test_gpu.py"] + (["tests/test_loaders.py"] if args.dali_only else [])
+    tests = ["tests/tools/test_gpu.py"] + (["tests/data/test_loaders.py"] if args.dali_only else [])
     if args.dali_only:  # DALI's rows and one short paper run fed by DALI
         budget = replace(budget, sizes=(budget.image_size,), gan_epochs=1, baseline_epochs=20)
     if args.sizes:

@@ -22,7 +22,7 @@ from semisup.labels.representative import (
     typicality,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 MINI_ZIP = SHARED_DATA / "dogs-vs-cats-mini.zip"
 
 # Two looks per class, each a base pattern plus small per-photo noise; outliers are a look with a large odd patch.

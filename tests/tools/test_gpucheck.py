@@ -15,7 +15,7 @@ from semisup.tools import gpucheck
 from semisup.config import load_params
 from semisup.errors import PipelineError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS = sorted((ROOT / "metrics" / "gpu").glob("*/*.json"))
 MINI = ROOT.parent / "shared" / "data" / "dogs-vs-cats-mini.zip"
 

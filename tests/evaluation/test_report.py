@@ -102,7 +102,7 @@ def test_recipe_label_lists_what_changed_from_the_published_recipe():
 def test_arms_are_named_relative_to_the_improved_profile():
     from semisup.evaluation.report import arm_name, improved_recipes
 
-    improved = improved_recipes(Path(__file__).resolve().parents[1] / "conf")
+    improved = improved_recipes(Path(__file__).resolve().parents[2] / "conf")
     gan = improved["gan"]
     assert "generator_loss=feature_matching" in gan and "recalibrate_bn=1024" in gan
     assert arm_name(gan, gan) == "improved" and arm_name("published", gan) == "published"

@@ -178,7 +178,7 @@ def test_a_second_run_of_the_same_method_stops_naming_the_first(tmp_path):
 def test_the_resume_fingerprint_covers_every_param_the_stage_declares(tmp_path):
     from semisup.training.loop import fingerprint, stage_params
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     labeled = tmp_path / "labeled.csv"
     labeled.write_text("file\n")
     assert "model" in stage_params("train@gan", root / "dvc.yaml") and "gan" in stage_params("train@gan", root / "dvc.yaml")

@@ -27,7 +27,7 @@ from semisup.data.loaders import (
 )
 
 CPU = torch.device("cpu")
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 STEP = 16  # green levels between identities: JPEG keeps a flat green within a few levels
 
 

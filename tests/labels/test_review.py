@@ -13,7 +13,7 @@ from semisup.labels.curated_list import CuratedItem, read_curated, write_curated
 from semisup.errors import PipelineError
 from semisup.labels.review import apply_choices, balance_warnings, main, make_sheets, read_choices, sheet_of
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MINI_ZIP = REPO.parent / "shared" / "data" / "dogs-vs-cats-mini.zip"
 CAT_IDS = (0, 1, 2, 3, 10)  # 10 sorts before 2 as text: sheets must use numeric Kaggle id order
 DOG_IDS = (0, 1, 2)

@@ -22,7 +22,7 @@ from semisup.labels.curation import (
 from semisup.errors import PipelineError
 from semisup.data.ingest import prepare
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 POOL_PER_CLASS = 12
 TEST1 = 5
 
