@@ -113,3 +113,14 @@ def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_pat
     assert "| labelled photos | baseline | simclr |" in text
     assert "| 200 | 65.0 ± 1.0% (n=3) | 70.3 ± 0.6% (n=3) |" in text
     assert (root / "labels.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_recipe_variant_of_one_arm_is_named_and_paired_with_the_plain_baseline(results, tmp_path_factory):
+    variant = tmp_path_factory.mktemp("variant")
+    for seed, acc in enumerate((0.70, 0.64, 0.60)):
+        result = {**fake("simclr", seed, acc), "overrides": ["simclr.lr=0.003"]}
+        result_path(variant, "simclr", seed).write_text(json.dumps(result))
+    loaded = load_results(results, variant)
+    assert sorted(loaded) == ["baseline", "simclr", "simclr (study simclr.lr=0.003)"]
+    row = next(r for r in render(loaded, results).splitlines() if r.startswith("| simclr (study"))
+    assert "+7.0 [" in row  # 70-60, 64-55, 60-58 against the plain baseline

@@ -60,7 +60,7 @@ def _check(command: list[str]) -> None:
         raise ConfigError(f"`{' '.join(command)}` failed (exit {done.returncode}); see its output above")
 
 
-def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
+def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
     """One trained model read once on the test set, with what defines and describes its run."""
     import torch
 
@@ -82,7 +82,7 @@ def measure(arm: str, seed: int, wall: float) -> dict[str, Any]:
     if facts["seed"] != seed:
         raise ConfigError(f"models/{arm}.pt was trained with seed {facts['seed']}, not {seed}; run the study again")
     result = {
-        "arm": arm, **facts, "data_sha256": source.get("sha256", "unknown"), "val_images": params.data.val_size,
+        "arm": arm, **facts, "overrides": list(overrides), "data_sha256": source.get("sha256", "unknown"), "val_images": params.data.val_size,
         "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
         "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
         "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
@@ -126,7 +126,7 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
         _check(["dvc", "repro", *[f"train@{a}" for a in todo]])
         wall = time.perf_counter() - began
         for arm in todo:
-            result = measure(arm, seed, wall / len(todo))
+            result = measure(arm, seed, wall / len(todo), overrides)
             write_text(result_path(out, arm, seed), json.dumps(result, indent=1) + "\n")
             print(f"{arm} seed {seed}: test accuracy {result['test_accuracy']:.4f} ({result['test_images']} photos)")
 
@@ -148,7 +148,7 @@ def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
             if differs:
                 raise ConfigError(f"{path}: measured on other data than {folders[0]} ({', '.join(differs)} differ); "
                                   "report them separately")
-            label = r["arm"] if r["profile"] == first["profile"] else f"{r['arm']} ({r['profile']})"
+            label = r["arm"] if variant(r) == variant(first) else f"{r['arm']} ({variant(r)})"
             results.setdefault(label, {})[int(r["seed"])] = r
     if not results:
         raise ConfigError(f"{', '.join(map(str, folders))}: no study results (<arm>-seed<k>.json); run "
@@ -159,9 +159,16 @@ def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
 SAME_DATA = ("data_sha256", "image_size", "labeled", "strategy", "val_images", "test_images")
 
 
-def baseline_of(label: str) -> str:
-    """The same-recipe baseline an arm is paired with: `baseline`, or `baseline (paper)` for `gan (paper)`."""
-    return BASELINE + (label[label.index(" ("):] if " (" in label else "")
+def variant(result: dict[str, Any]) -> str:
+    """The profile and the `--set` overrides a result was run with: `study`, `study simclr.lr=0.003`."""
+    return " ".join([result["profile"], *result.get("overrides", [])])
+
+
+def baseline_of(label: str, results: dict[str, Any] | None = None) -> str:
+    """The same-recipe baseline an arm is paired with: `baseline`, or `baseline (paper)` for `gan (paper)`; a variant
+    that ran no baseline of its own (a recipe change of one arm) is paired with the plain baseline."""
+    own = BASELINE + (label[label.index(" ("):] if " (" in label else "")
+    return own if results is None or own in results else BASELINE
 
 
 def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
@@ -179,7 +186,7 @@ def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for arm in sorted(results, key=arm_order):
-        runs, base = results[arm], results.get(baseline_of(arm), {})
+        runs, base = results[arm], results.get(baseline_of(arm, results), {})
         seeds = sorted(runs)
         acc = [100 * runs[s]["test_accuracy"] for s in seeds]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
