@@ -48,10 +48,11 @@ def write_synthetic_zip(cfg: SyntheticConfig, seed: int, path: Path) -> Path:
     train = {}
     for label, name in enumerate(_CLASSES):
         for i in range(cfg.per_class):
-            train[f"train/{name}.{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TRAIN, label, i, cfg.size))
+            train[f"train/{name}.{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TRAIN, label, i, cfg.size, cfg.clutter))
     test = {}
     for i in range(1, cfg.unlabeled + 1):
-        test[f"test1/{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TEST, hidden_label(seed, i), i, cfg.size))
+        test[f"test1/{i}.jpg"] = jpeg_bytes(render_image(seed, _STREAM_TEST, hidden_label(seed, i), i, cfg.size,
+                                                         cfg.clutter))
     submission = "id,label\n" + "".join(f"{i},0\n" for i in range(1, cfg.unlabeled + 1))
 
     outer = {
@@ -73,16 +74,17 @@ def hidden_label(seed: int, kaggle_id: int) -> int:
     return int(np.random.default_rng((seed, _STREAM_LABEL, kaggle_id)).integers(2))
 
 
-def render_image(seed: int, stream: int, label: int, index: int, size: int) -> Image.Image:
-    """One `size` x `size` RGB image of class `label` (0 = cat, 1 = dog); a pure function of its arguments."""
+def render_image(seed: int, stream: int, label: int, index: int, size: int, clutter: bool = True) -> Image.Image:
+    """One `size` x `size` RGB image of class `label` (0 = cat, 1 = dog); a pure function of its arguments. Without
+    `clutter`: no blotches, distractor shapes or occlusion, so the animal is the only thing in the picture."""
     rng = np.random.default_rng((seed, stream, label, index))
     big = size * _SUPERSAMPLE
-    canvas = Image.fromarray(_background(rng, big))
+    canvas = Image.fromarray(_background(rng, big, clutter))
     draw = ImageDraw.Draw(canvas)
-    for _ in range(rng.integers(0, 4)):
+    for _ in range(rng.integers(0, 4) if clutter else 0):
         _distractor(rng, draw, big)
     _animal(rng, canvas, big, label)
-    if rng.random() < 0.2:  # partial occlusion: a distractor in front of the animal
+    if clutter and rng.random() < 0.2:  # partial occlusion: a distractor in front of the animal
         _distractor(rng, ImageDraw.Draw(canvas), big, near_centre=True)
     if rng.random() < 0.2:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.6) * _SUPERSAMPLE))
@@ -112,12 +114,14 @@ def _ramp(angle: float, side: int) -> np.ndarray:
     return coords[None, :] * math.cos(angle) + coords[:, None] * math.sin(angle)
 
 
-def _background(rng: np.random.Generator, side: int) -> np.ndarray:
+def _background(rng: np.random.Generator, side: int, blotches: bool = True) -> np.ndarray:
     c1, c2 = rng.uniform(0, 255, (2, 3)).astype(np.float32)
     grey = rng.uniform(0.0, 0.7)  # muted, more photo-like backgrounds as often as saturated ones
     c1, c2 = c1 * (1 - grey) + c1.mean() * grey, c2 * (1 - grey) + c2.mean() * grey
     t = _ramp(rng.uniform(0, 2 * np.pi), side) * 0.5 + 0.5
     img = c1[:, None, None] + (c2 - c1)[:, None, None] * t  # channels first: numpy is slow on a last axis of 3
+    if not blotches:
+        return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
     cells = int(rng.integers(3, 7))  # low-frequency blotches, upsampled smoothly
     blotch = Image.fromarray(rng.uniform(0, 255, (cells, cells, 3)).astype(np.uint8))
     blotch = np.asarray(blotch.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32).transpose(2, 0, 1)
