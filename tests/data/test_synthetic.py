@@ -194,3 +194,21 @@ def test_unlabelled_images_cluster_by_class(learning_problem):
             best_inertia, best = inertia, assign
     agreement = float((best == hidden).mean())
     assert max(agreement, 1 - agreement) > 0.65
+
+
+def test_without_clutter_the_animal_is_alone_on_a_smooth_background():
+    """`clutter: false` drops blotches, distractors and occlusion: the corners (background only) of an image are then
+    a smooth gradient, while the cluttered image of the same draw has rougher corners."""
+    from semisup.data.synthetic import render_image
+
+    def corner_roughness(img):  # how far the 12x12 corner's 3x3-block means are from a plane (noise averages out)
+        a = np.asarray(img, dtype=np.float64)[:12, :12].mean(-1).reshape(4, 3, 4, 3).mean((1, 3))
+        yy, xx = np.mgrid[:4, :4]
+        design = np.stack([np.ones(16), yy.ravel(), xx.ravel()], 1)
+        residual = a.ravel() - design @ np.linalg.lstsq(design, a.ravel(), rcond=None)[0]
+        return float(np.sqrt((residual ** 2).mean()))
+
+    plain = [corner_roughness(render_image(0, 1, k % 2, k, 64, clutter=False)) for k in range(30)]
+    busy = [corner_roughness(render_image(0, 1, k % 2, k, 64, clutter=True)) for k in range(30)]
+    assert np.mean(plain) < np.mean(busy)
+    assert render_image(0, 1, 0, 3, 32, clutter=False).tobytes() == render_image(0, 1, 0, 3, 32, clutter=False).tobytes()
