@@ -269,8 +269,8 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     for sweep in (s for s in by_labels.values() if len(s) > 1):
         figure = root / "labels.png"
         plot_labels(sweep, figure)
-        parts += ["How many labels? Test accuracy against the number of labelled photos (the same data, recipe and "
-                  "seeds; mean ± sd):\n", render_labels(sweep),
+        parts += ["How many labels? Test accuracy against the number of labelled photos (the same data and recipe; "
+                  "mean ± sd over the n seeds each size was run with):\n", render_labels(sweep),
                   f"![Test accuracy against labelled photos]({figure.relative_to(root.parent).as_posix()})\n"]
     return "\n".join(parts)
 
