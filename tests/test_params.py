@@ -67,3 +67,17 @@ def test_a_bad_override_is_one_line(tmp_path):
 
     with pytest.raises(ConfigError, match=r"conf: cannot compose params \(profile=nope\): "):
         compose(tmp_path / "params.yaml", ROOT / "conf", ["profile=nope"])
+
+
+def test_the_study_paper_profile_is_the_published_recipe_on_the_study_data(tmp_path):
+    def composed(profile):
+        compose(tmp_path / "params.yaml", ROOT / "conf", [f"profile={profile}"])
+        return yaml.safe_load((tmp_path / "params.yaml").read_text())
+
+    faithful, study, defaults = composed("study_paper"), composed("study"), composed("paper")
+    assert faithful["train"] == defaults["train"]  # no augmentation, EMA, schedule or recalibration
+    assert {k: faithful["gan"][k] for k in ("lr", "generator_loss", "passes")} == \
+        {k: defaults["gan"][k] for k in ("lr", "generator_loss", "passes")}
+    assert faithful["baseline"]["lr"] == defaults["baseline"]["lr"] == 0.001
+    assert {k: faithful[k] for k in ("image_size", "data", "labeled")} == {k: study[k] for k in ("image_size", "data", "labeled")}
+    assert faithful["gan"]["epochs"] * faithful["gan"]["max_steps_per_epoch"] == faithful["baseline"]["epochs"] == 200

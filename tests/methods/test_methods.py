@@ -46,9 +46,9 @@ def unlabeled() -> Unlabeled:
 
 @pytest.fixture(scope="module", autouse=True)
 def pretrained(tmp_path_factory):
-    """A SimCLR-pretrained encoder for `simclr` to start from: the pretraining method run by the same loop."""
+    """A SimCLR-pretrained encoder for `simclr` and `simclr_fixmatch` to start from: the pretraining method run by the same loop."""
     from semisup.artifacts import save_model
-    from semisup.methods.simclr import Simclr, SimclrPretraining
+    from semisup.methods.simclr import Simclr, SimclrFixMatch, SimclrPretraining
 
     where = tmp_path_factory.mktemp("pretrain")
     params = replace(tiny_params(), pretrain=replace(tiny_params().pretrain, epochs=2, batch_size=4))
@@ -59,6 +59,7 @@ def pretrained(tmp_path_factory):
     save_model(where / "pretrain.pt", "pretrain", params, result.summary(), result.classifier_state)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Simclr, "pretrained", where / "pretrain.pt")
+        patch.setattr(SimclrFixMatch, "pretrained", where / "pretrain.pt")
         yield where / "pretrain.pt"
 
 
