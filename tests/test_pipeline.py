@@ -230,5 +230,5 @@ def test_the_model_registry_round_trip_push_tag_get_predict(repo, tmp_path, make
     said = run([sys.executable, "-m", "semisup", "predict", "gan.pt", "photos", "--out", "predictions.csv"], consumer)
     assert "wrote predictions.csv: 3 photos" in said, said
     rows = list(csv.DictReader((consumer / "predictions.csv").open()))
-    assert sorted(r["file"] for r in rows) == [f"cat.{i}.jpg" for i in range(3)], rows
+    assert sorted(r["file"] for r in rows) == [f"photos/cat.{i}.jpg" for i in range(3)], rows
     assert all(r["predicted"] in ("cat", "dog") for r in rows)
