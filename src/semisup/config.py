@@ -23,7 +23,7 @@ class SyntheticConfig:
     per_class: int = 1000  # labelled stand-in images per class (names cat.0 .. cat.N-1, like Kaggle's)
     unlabeled: int = 1000  # stand-in `test1` images
     size: int = 64  # side of the generated images in pixels
-    clutter: bool = True  # blotches, distractor shapes and occlusion around the animal; false: the animal alone
+    clutter: bool = True  # blotches, distractors and occlusion around the animal; false: a larger animal, plain background
 
 
 @dataclass(frozen=True)

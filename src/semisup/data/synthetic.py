@@ -76,20 +76,22 @@ def hidden_label(seed: int, kaggle_id: int) -> int:
 
 def render_image(seed: int, stream: int, label: int, index: int, size: int, clutter: bool = True) -> Image.Image:
     """One `size` x `size` RGB image of class `label` (0 = cat, 1 = dog); a pure function of its arguments. Without
-    `clutter`: no blotches, distractor shapes or occlusion, so the animal is the only thing in the picture."""
+    `clutter`: a plain, muted background (one colour: no gradient, blotches, distractor shapes, occlusion or light
+    direction) and a larger animal (60-85% of the side instead of 36-56%), so the animal's shape is the only thing in
+    the picture that survives cropping and colour changes."""
     rng = np.random.default_rng((seed, stream, label, index))
     big = size * _SUPERSAMPLE
     canvas = Image.fromarray(_background(rng, big, clutter))
     draw = ImageDraw.Draw(canvas)
     for _ in range(rng.integers(0, 4) if clutter else 0):
         _distractor(rng, draw, big)
-    _animal(rng, canvas, big, label)
+    _animal(rng, canvas, big, label, (0.36, 0.56) if clutter else (0.6, 0.85))
     if clutter and rng.random() < 0.2:  # partial occlusion: a distractor in front of the animal
         _distractor(rng, ImageDraw.Draw(canvas), big, near_centre=True)
     if rng.random() < 0.2:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.6) * _SUPERSAMPLE))
     small = canvas.resize((size, size), Image.Resampling.BOX)
-    return Image.fromarray(_light_and_noise(rng, np.asarray(small, dtype=np.float32)))
+    return Image.fromarray(_light_and_noise(rng, np.asarray(small, dtype=np.float32), directional=clutter))
 
 
 # --- background, distractors, lighting -------------------------------------------------------------------------
@@ -116,12 +118,13 @@ def _ramp(angle: float, side: int) -> np.ndarray:
 
 def _background(rng: np.random.Generator, side: int, blotches: bool = True) -> np.ndarray:
     c1, c2 = rng.uniform(0, 255, (2, 3)).astype(np.float32)
-    grey = rng.uniform(0.0, 0.7)  # muted, more photo-like backgrounds as often as saturated ones
+    # muted, more photo-like backgrounds as often as saturated ones; plain ones always muted
+    grey = rng.uniform(0.0, 0.7) if blotches else rng.uniform(0.8, 1.0)
     c1, c2 = c1 * (1 - grey) + c1.mean() * grey, c2 * (1 - grey) + c2.mean() * grey
+    if not blotches:  # plain: nothing but the animal carries structure that survives cropping
+        return np.broadcast_to(np.clip(c1, 0, 255).astype(np.uint8), (side, side, 3)).copy()
     t = _ramp(rng.uniform(0, 2 * np.pi), side) * 0.5 + 0.5
     img = c1[:, None, None] + (c2 - c1)[:, None, None] * t  # channels first: numpy is slow on a last axis of 3
-    if not blotches:
-        return np.clip(img, 0, 255).astype(np.uint8).transpose(1, 2, 0).copy()
     cells = int(rng.integers(3, 7))  # low-frequency blotches, upsampled smoothly
     blotch = Image.fromarray(rng.uniform(0, 255, (cells, cells, 3)).astype(np.uint8))
     blotch = np.asarray(blotch.resize((side, side), Image.Resampling.BICUBIC), dtype=np.float32).transpose(2, 0, 1)
@@ -148,8 +151,8 @@ def _distractor(rng: np.random.Generator, draw: ImageDraw.ImageDraw, side: int, 
         draw.line([tuple(p) for p in pts], fill=colour, width=int(rng.integers(1, 4) * _SUPERSAMPLE))
 
 
-def _light_and_noise(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
-    ramp = _ramp(rng.uniform(0, 2 * np.pi), img.shape[0])
+def _light_and_noise(rng: np.random.Generator, img: np.ndarray, directional: bool = True) -> np.ndarray:
+    ramp = _ramp(rng.uniform(0, 2 * np.pi), img.shape[0]) if directional else 0.0
     gain = rng.uniform(0.6, 1.25) + rng.uniform(0, 0.35) * ramp  # overall brightness and a light direction
     tint = rng.uniform(0.85, 1.15, 3).astype(np.float32)  # colour cast
     img = img.transpose(2, 0, 1) * gain * tint[:, None, None] + rng.uniform(-25, 25)  # channels first, as above
@@ -184,8 +187,10 @@ def _ellipse_pts(cx: float, cy: float, rx: float, ry: float, angle: float = 0.0,
     return np.array(_ellipse(cx, cy, rx, ry, angle, n))
 
 
-def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int) -> None:
-    """Draw a cat (0) or a dog (1) in a local frame (body at the origin, facing +x, y down), then place it."""
+def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int,
+            scale_range: tuple[float, float]) -> None:
+    """Draw a cat (0) or a dog (1) in a local frame (body at the origin, facing +x, y down), then place it at a size
+    drawn from `scale_range` (fractions of the side)."""
     # `dogness` sets the shape family; the two classes' ranges overlap, so shape alone is ambiguous near the middle
     dogness = float(np.clip(rng.normal(0.8 if label else 0.2, 0.12), 0.0, 1.0))
     jitter = lambda lo, hi: rng.uniform(lo, hi)  # noqa: E731  (shape noise shared by both classes)
@@ -236,7 +241,7 @@ def _animal(rng: np.random.Generator, canvas: Image.Image, side: int, label: int
             parts.append(("ear", ear))
 
     # pose: scale, rotation, mirror, position -- identical distributions for both classes
-    scale = rng.uniform(0.36, 0.56) * side
+    scale = rng.uniform(*scale_range) * side
     angle = rng.uniform(-0.35, 0.35)
     mirror = -1.0 if rng.random() < 0.5 else 1.0
     c, s = math.cos(angle), math.sin(angle)
