@@ -124,3 +124,28 @@ def test_a_recipe_variant_of_one_arm_is_named_and_paired_with_the_plain_baseline
     assert sorted(loaded) == ["baseline", "simclr", "simclr (study simclr.lr=0.003)"]
     row = next(r for r in render(loaded, results).splitlines() if r.startswith("| simclr (study"))
     assert "+7.0 [" in row  # 70-60, 64-55, 60-58 against the plain baseline
+
+
+def test_the_stand_in_is_named_by_its_settings_so_plain_and_busy_studies_stay_apart():
+    """The stand-in has no archive to hash: its identity is a hash of `data.synthetic.*`, so a plain-stand-in study
+    and a busy one are two data sets (never one table), and the table says which stand-in it was."""
+    from dataclasses import replace
+
+    from semisup.config import Params
+    from semisup.evaluation.study import data_identity, data_text
+
+    plain = Params()
+    plain = replace(plain, data=replace(plain.data, source="synthetic",
+                                        synthetic=replace(plain.data.synthetic, clutter=False)))
+    busy = replace(plain, data=replace(plain.data, synthetic=replace(plain.data.synthetic, clutter=True)))
+    assert data_identity(plain, {"source": "synthetic"}) != data_identity(busy, {"source": "synthetic"})
+    assert data_identity(plain, {"source": "synthetic"}) == data_identity(plain, {"source": "synthetic"})
+    assert data_identity(plain, {"sha256": "cd" * 32}) == "cd" * 32  # an archive is named by its content
+    archive = replace(plain, data=replace(plain.data, source="x.zip"))
+    assert data_identity(archive, {}) == "unknown"
+
+    result = {"data_source": "synthetic", "synthetic": {"clutter": False, "per_class": 1000, "unlabeled": 1000,
+                                                        "size": 64}}
+    assert data_text(result).startswith("the plain stand-in (`synthetic`: generated pictures, not photos; 1000 per")
+    assert "busy" in data_text({**result, "synthetic": {**result["synthetic"], "clutter": True}})
+    assert data_text({"data_source": "../x.zip", "data_sha256": "ab" * 32}) == "`x.zip` (SHA-256 abababababab…)"

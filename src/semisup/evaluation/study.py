@@ -11,6 +11,7 @@ metrics, the validation curve and the seconds. A study spans sessions and machin
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import platform
@@ -22,6 +23,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..config import Params
 from ..errors import ConfigError
 from ..files import write_text
 from .report import paired_interval
@@ -44,6 +46,17 @@ def seed_range(text: str) -> list[int]:
 
 def result_path(out: Path, arm: str, seed: int) -> Path:
     return out / f"{arm}-seed{seed}.json"
+
+
+def data_identity(params: Params, source: dict[str, Any]) -> str:
+    """The photos' SHA-256 (from `data/source.json`); the stand-in has no file to hash, so it is named by a hash of the
+    settings that generate it (`data.synthetic.*`), which keeps a plain-stand-in study apart from a busy one."""
+    if "sha256" in source:
+        return source["sha256"]
+    if params.data.source == "synthetic":
+        spec = json.dumps(asdict(params.data.synthetic), sort_keys=True)
+        return "synthetic-" + hashlib.sha256(spec.encode()).hexdigest()
+    return "unknown"
 
 
 def _git_revision() -> str:
@@ -82,7 +95,9 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
     if facts["seed"] != seed:
         raise ConfigError(f"models/{arm}.pt was trained with seed {facts['seed']}, not {seed}; run the study again")
     result = {
-        "arm": arm, **facts, "overrides": list(overrides), "data_sha256": source.get("sha256", "unknown"), "val_images": params.data.val_size,
+        "arm": arm, **facts, "overrides": list(overrides), "data_sha256": data_identity(params, source),
+        **({"synthetic": asdict(params.data.synthetic)} if params.data.source == "synthetic" else {}),
+        "val_images": params.data.val_size,
         "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
         "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
         "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
@@ -171,12 +186,24 @@ def baseline_of(label: str, results: dict[str, Any] | None = None) -> str:
     return own if results is None or own in results else BASELINE
 
 
+def data_text(result: dict[str, Any]) -> str:
+    """The data a result was measured on, in words: the archive and its hash, or the stand-in and its settings."""
+    if result["data_source"] != "synthetic":
+        return f"`{Path(result['data_source']).name}` (SHA-256 {result['data_sha256'][:12]}…)"
+    spec = result.get("synthetic")
+    if not spec:
+        return "the stand-in (`synthetic`: generated pictures, not photos)"
+    kind = "busy" if spec["clutter"] else "plain"
+    return (f"the {kind} stand-in (`synthetic`: generated pictures, not photos; {spec['per_class']} per class and "
+            f"{spec['unlabeled']} unlabelled at {spec['size']} px)")
+
+
 def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
     """The study's table: per arm the seeds, test accuracy mean ± sd and per seed, and the gain over the baseline
     paired by seed with its 95% t-interval."""
     any_result = next(iter(next(iter(results.values())).values()))
     lines = [
-        f"Data: `{Path(any_result['data_source']).name}` (SHA-256 {any_result['data_sha256'][:12]}…), "
+        f"Data: {data_text(any_result)}, "
         f"{any_result['image_size']} px, {any_result['labeled']} {any_result['strategy']} labelled photos, "
         f"{any_result['val_images']} validation (selection) and {any_result['test_images']} test photos (read once "
         f"per model); profile `{any_result['profile']}` (other profiles named in brackets); results in "
