@@ -71,6 +71,24 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     assert json.loads(status) == {"source": ["always changed"]}, status  # it re-hashes the source on every repro
 
 
+def test_a_study_result_reads_the_model_once_and_records_the_pretraining_of_arms_that_start_from_it(repo,
+                                                                                                    monkeypatch):
+    """`semisup study run`'s measurement on the pipeline's own outputs: the test accuracy evaluate also wrote, the
+    stand-in named by its settings, and the pretraining's cost for the methods that start from its encoder (those
+    whose class names a `pretrained` file), not for the others."""
+    from semisup.evaluation.study import measure
+
+    monkeypatch.chdir(repo)
+    for method in names():
+        result = measure(method, 0, 1.0)
+        written = json.loads((repo / "metrics" / f"{method}.json").read_text())["test_accuracy"]
+        assert result["test_accuracy"] == pytest.approx(written, abs=1e-6) and result["test_images"] == 20
+        assert result["data_sha256"].startswith("synthetic-") and result["synthetic"]["per_class"] > 0
+        assert ("pretrain" in result) == (method in ("simclr", "simclr_fixmatch")), method
+        if "pretrain" in result:
+            assert result["pretrain"]["steps"] > 0
+
+
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "labeled.strategy=representative"], repo)
     assert "Stage 'prepare' didn't change, skipping" in out

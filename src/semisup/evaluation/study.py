@@ -1,7 +1,7 @@
 """`semisup study run | report`: a study over seeds whose every finished run is one small committed file.
 
-    semisup study run --seeds 0-5 --arms baseline,simclr --out metrics/study/study   # where params.yaml is the study
-    semisup study report metrics/study/study                                         # table, per-seed figures, plot
+    semisup study run --seeds 0-5 --out metrics/study/study   # every registered method; params.yaml is the study's
+    semisup study report metrics/study/study                  # table, per-seed figures, plot
 
 `run` sets `seed` (Hydra: `profile=<params.yaml's profile> seed=k`), lets `dvc repro train@<arm> ...` bring every stage
 those arms need up to date (curate per seed; `pretrain` once, it reads no seed), reads the test set once per trained
@@ -29,7 +29,6 @@ from ..files import write_text
 from .report import paired_interval
 
 BASELINE = "baseline"
-PRETRAINED_ARMS = ("simclr", "simclr_fixmatch")  # start from models/pretrain.pt: its steps and seconds are recorded
 
 
 def seed_range(text: str) -> list[int]:
@@ -83,6 +82,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
     from ..provenance import model_provenance
     from ..data.loaders import load_labeled
     from ..device import resolve_device
+    from ..methods import method_class
 
     params = load_params()
     device = resolve_device(params.train.device)
@@ -105,8 +105,9 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
         "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
         "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
     }
-    if meta["method"] in PRETRAINED_ARMS:
-        pre = torch.load(Path("models/pretrain.pt"), weights_only=True)
+    pretrained = getattr(method_class(meta["method"]), "pretrained", None)  # a method that starts from an encoder
+    if pretrained is not None:  # the pretraining's steps and seconds belong to the run's cost
+        pre = torch.load(Path(pretrained), weights_only=True)
         result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(pre["train"]["train_seconds"], 1),
                               "params": pre["params"]["pretrain"]}
     return result
@@ -347,7 +348,7 @@ def add_arguments(parser) -> None:
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="train and measure each arm for each seed (skips measured ones)")
     run.add_argument("--seeds", default="0-5", help="e.g. 0-5 or 0,2,4 (default 0-5)")
-    run.add_argument("--arms", default="baseline,simclr", help="registered methods, comma-separated")
+    run.add_argument("--arms", default=None, help="registered methods, comma-separated (default: every one)")
     run.add_argument("--out", type=Path, default=None, help="result folder (default metrics/study/<profile>)")
     run.add_argument("--force", action="store_true", help="measure again even where a result exists")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -370,8 +371,10 @@ def run(args) -> None:
             raise ConfigError(f"--set {bad[0]}: use KEY=VALUE for a param other than profile and seed (those come "
                               "from params.yaml and --seeds)")
         out = args.out or Path("metrics/study") / "-".join([str(profile), *args.overrides])
-        run_study(seed_range(args.seeds), [a.strip() for a in args.arms.split(",") if a.strip()], out, str(profile),
-                  args.force, tuple(args.overrides))
+        from ..methods import names
+
+        arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else list(names())
+        run_study(seed_range(args.seeds), arms, out, str(profile), args.force, tuple(args.overrides))
         return
     results = load_results(*args.folders)
     text = render(results, args.folders[0])
