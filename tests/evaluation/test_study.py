@@ -97,6 +97,14 @@ def test_the_report_carries_every_committed_study(results, tmp_path_factory):
     assert "| simclr | 200 (+6000 pretraining, shared) |" in text
     assert "![Validation accuracy per step, study](study/study.png)" in text
     assert study_sections(root / "nowhere") == ""
+    demo = root / "demo"  # a stand-in study sorts before `study` by name, but the photos come first
+    demo.mkdir()
+    for seed in range(3):
+        result = {**fake("baseline", seed, 0.7), "data_source": "synthetic", "data_sha256": "synthetic-0",
+                  "synthetic": {"clutter": False, "per_class": 1000, "unlabeled": 1000, "size": 64}}
+        result_path(demo, "baseline", seed).write_text(json.dumps(result))
+    text = study_sections(root)
+    assert text.index("x.zip") < text.index("the plain stand-in")
 
 
 def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_path_factory):
@@ -109,6 +117,8 @@ def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_pat
     for seed, (b, s) in enumerate(((0.64, 0.70), (0.66, 0.70), (0.65, 0.71))):
         for arm, acc in (("baseline", b), ("simclr", s)):
             result_path(more, arm, seed).write_text(json.dumps({**fake(arm, seed, acc), "labeled": 200}))
+    for seed in range(3):  # an arm measured at one size only is no curve: not a column
+        result_path(root / "study", "gan", seed).write_text(json.dumps(fake("gan", seed, 0.6)))
     text = study_sections(root)
     assert "| labelled photos | baseline | simclr |" in text
     assert "| 200 | 65.0 ± 1.0% (n=3) | 70.3 ± 0.6% (n=3) |" in text

@@ -280,10 +280,11 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     """Every committed study under `root`, one table per data set (folders measured on the same photos, size and
     labels are one table, the alphabetically first folder's profile naming its arms plainly), for the report."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))) if root.is_dir() else []
+    firsts = {f: json.loads(next(iter(sorted(f.glob("*-seed*.json")))).read_text()) for f in folders}
+    folders.sort(key=lambda f: firsts[f].get("data_source") == "synthetic")  # photos first, the stand-in after them
     groups: dict[tuple, list[Path]] = {}
     for folder in folders:
-        first = json.loads(next(iter(sorted(folder.glob("*-seed*.json")))).read_text())
-        groups.setdefault(tuple(first.get(k) for k in SAME_DATA), []).append(folder)
+        groups.setdefault(tuple(firsts[folder].get(k) for k in SAME_DATA), []).append(folder)
     parts = []
     by_labels: dict[tuple, dict[int, dict[str, dict[int, dict[str, Any]]]]] = {}  # other data -> labels -> results
     for key, group in groups.items():
@@ -297,14 +298,21 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     for sweep in (s for s in by_labels.values() if len(s) > 1):
         figure = root / "labels.png"
         plot_labels(sweep, figure)
-        parts += ["How many labels? Test accuracy against the number of labelled photos (the same data and recipe; "
-                  "mean ± sd over the n seeds each size was run with):\n", render_labels(sweep),
+        any_result = next(iter(next(iter(next(iter(sweep.values())).values())).values()))
+        parts += [f"How many labels? Test accuracy against the number of labelled photos ({data_text(any_result)}, "
+                  "the same recipe; mean ± sd over the n seeds each size was run with):\n", render_labels(sweep),
                   f"![Test accuracy against labelled photos]({figure.relative_to(root.parent).as_posix()})\n"]
     return "\n".join(parts)
 
 
+def swept_arms(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]]) -> list[str]:
+    """The arms measured at two labelled sizes or more (a single size is no curve)."""
+    sizes = [a for results in sweep.values() for a in results]
+    return sorted({a for a in sizes if sizes.count(a) > 1}, key=arm_order)
+
+
 def render_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]]) -> str:
-    arms = sorted({a for results in sweep.values() for a in results}, key=arm_order)
+    arms = swept_arms(sweep)
     lines = ["| labelled photos | " + " | ".join(arms) + " |", "| --- " * (1 + len(arms)) + "|"]
     for labels, results in sorted(sweep.items()):
         cells = []
@@ -324,7 +332,7 @@ def plot_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]], path: Pa
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.6, 3.6))
-    arms = sorted({a for results in sweep.values() for a in results}, key=arm_order)
+    arms = swept_arms(sweep)
     for i, arm in enumerate(arms):
         points = [(n, [100 * r["test_accuracy"] for r in sweep[n][arm].values()]) for n in sorted(sweep)
                   if arm in sweep[n]]
