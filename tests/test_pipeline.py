@@ -64,6 +64,8 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     assert len(manifest) == 1 + 80 + 40 + 1  # header, labelled, test1, sampleSubmission.csv
     assert len(list((repo / "data" / "labeled").iterdir())) == 20
     assert (repo / "dvclive" / "gan" / "plots" / "images" / "generated" / "epoch_002.png").is_file()
+    untracked = run(["git", "status", "--porcelain", "--untracked-files=all"], repo).splitlines()
+    assert not [line for line in untracked if "/plots/images/" in line], untracked  # grids stay out of git
     shown = run(["dvc", "metrics", "show", "--json"], repo)
     assert "test_accuracy" in shown
     run(["dvc", "plots", "show", "--json"], repo)
