@@ -40,19 +40,19 @@ def results(tmp_path):
 def test_the_table_pairs_each_arm_with_the_baseline_by_seed(results):
     loaded = load_results(results)
     assert sorted(loaded) == ["baseline", "simclr"] and sorted(loaded["simclr"]) == [0, 1, 2]
-    table = render(loaded, results)
+    table = render(loaded, [results])
     diffs = [6.0, 8.0, 4.0]
     half = 4.303 * statistics.stdev(diffs) / 3 ** 0.5  # t(0.975, 2)
     assert f"+6.0 [{6 - half:+.1f}, {6 + half:+.1f}] over 3 seeds" in table
     assert "| baseline | 200 | 3 (0,1,2) | 57.7 ± 2.5% | 60.0 55.0 58.0 | reference |" in table
-    assert "(+6000 pretraining, shared)" in table and "SimCLR pretraining 4000 s once" in table
+    assert "(+6000 pretraining, shared)" in table and "SimCLR pretraining, once per encoder: 6000 steps 4000 s (" in table
     assert "x.zip" in table and "32 px, 100 random labelled photos" in table
 
 
 def test_one_seed_is_called_one_draw(tmp_path):
     for arm, acc in (("baseline", 0.5), ("simclr", 0.6)):
         result_path(tmp_path, arm, 0).write_text(json.dumps(fake(arm, 0, acc)))
-    assert "+10.0 (one draw: no interval)" in render(load_results(tmp_path), tmp_path)
+    assert "+10.0 (one draw: no interval)" in render(load_results(tmp_path), [tmp_path])
 
 
 def test_an_empty_folder_and_an_unknown_arm_give_one_line(tmp_path):
@@ -74,7 +74,7 @@ def test_another_profile_on_the_same_data_is_paired_with_its_own_baseline(result
             result_path(paper, arm, seed).write_text(json.dumps({**fake(arm, seed, acc), "profile": "paper"}))
     loaded = load_results(results, paper)
     assert sorted(loaded) == ["baseline", "baseline (paper)", "gan (paper)", "simclr"]
-    rows = [line for line in render(loaded, results).splitlines() if line.startswith("| ")][2:]
+    rows = [line for line in render(loaded, [results]).splitlines() if line.startswith("| ")][2:]
     assert [r.split(" | ")[0] for r in rows] == ["| baseline", "| simclr", "| baseline (paper)", "| gan (paper)"]
     assert rows[2].endswith("| reference |") and "+1.0 [" in rows[3]  # gan (paper) minus baseline (paper)
 
@@ -125,6 +125,27 @@ def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_pat
     assert (root / "labels.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_each_variant_s_arms_stay_together_and_each_encoder_s_pretraining_is_counted_once(results, tmp_path_factory):
+    """A longer pretraining is a variant with its own baseline and encoder: its rows follow one another (not
+    interleaved with another profile's), and the seconds line names both encoders by their steps."""
+    longer, paper = tmp_path_factory.mktemp("longer"), tmp_path_factory.mktemp("paper")
+    for seed in range(3):
+        for arm, acc in (("baseline", 0.57), ("simclr", 0.68)):
+            result = {**fake(arm, seed, acc), "overrides": ["pretrain.epochs=80"]}
+            if arm == "simclr":
+                result["pretrain"] = {"steps": 8000, "seconds": 3500.0}
+            result_path(longer, arm, seed).write_text(json.dumps(result))
+        result_path(paper, "baseline", seed).write_text(json.dumps({**fake("baseline", seed, 0.5), "profile": "paper"}))
+    table = render(load_results(results, paper, longer), [results, paper, longer])
+    rows = [line.split(" | ")[0][2:] for line in table.splitlines() if line.startswith("| ")][2:]
+    assert rows == ["baseline", "simclr", "baseline (paper)", "baseline (study pretrain.epochs=80)",
+                    "simclr (study pretrain.epochs=80)"]
+    assert "+11.0 [+11.0, +11.0] over 3 seeds" in table  # paired with its own baseline, not the plain one
+    assert ("SimCLR pretraining, once per encoder: 6000 steps 4000 s, 8000 steps 3500 s (study pretrain.epochs=80)"
+            in table)
+    assert f"results in `{results.as_posix()}/`, `{paper.as_posix()}/`, `{longer.as_posix()}/`." in table
+
+
 def test_a_recipe_variant_of_one_arm_is_named_and_paired_with_the_plain_baseline(results, tmp_path_factory):
     variant = tmp_path_factory.mktemp("variant")
     for seed, acc in enumerate((0.70, 0.64, 0.60)):
@@ -132,7 +153,7 @@ def test_a_recipe_variant_of_one_arm_is_named_and_paired_with_the_plain_baseline
         result_path(variant, "simclr", seed).write_text(json.dumps(result))
     loaded = load_results(results, variant)
     assert sorted(loaded) == ["baseline", "simclr", "simclr (study simclr.lr=0.003)"]
-    row = next(r for r in render(loaded, results).splitlines() if r.startswith("| simclr (study"))
+    row = next(r for r in render(loaded, [results]).splitlines() if r.startswith("| simclr (study"))
     assert "+7.0 [" in row  # 70-60, 64-55, 60-58 against the plain baseline
 
 
@@ -159,3 +180,12 @@ def test_the_stand_in_is_named_by_its_settings_so_plain_and_busy_studies_stay_ap
     assert data_text(result).startswith("the plain stand-in (`synthetic`: generated pictures, not photos; 1000 per")
     assert "busy" in data_text({**result, "synthetic": {**result["synthetic"], "clutter": True}})
     assert data_text({"data_source": "../x.zip", "data_sha256": "ab" * 32}) == "`x.zip` (SHA-256 abababababab…)"
+
+
+def test_a_result_names_the_cpu_its_seconds_were_measured_on(tmp_path):
+    from semisup.evaluation.study import machine
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n")
+    assert machine(2, cpuinfo).startswith("AMD EPYC 7B13, ") and machine(2, cpuinfo).endswith(", 2 threads")
+    assert machine(4, tmp_path / "absent").endswith("4 threads")  # no /proc (macOS): the architecture alone

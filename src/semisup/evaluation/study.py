@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,13 @@ def data_identity(params: Params, source: dict[str, Any]) -> str:
         spec = json.dumps(asdict(params.data.synthetic), sort_keys=True)
         return "synthetic-" + hashlib.sha256(spec.encode()).hexdigest()
     return "unknown"
+
+
+def machine(threads: int, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU a run's seconds (and its last decimals) belong to: training is deterministic on one CPU model only."""
+    names = [line.split(":", 1)[1].strip() for line in (cpuinfo.read_text(errors="replace").splitlines()
+                                                        if cpuinfo.is_file() else []) if line.startswith("model name")]
+    return ", ".join([*names[:1], platform.machine(), f"{threads} threads"])
 
 
 def _git_revision() -> str:
@@ -101,7 +109,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
         "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
         "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
         "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
-        "git_revision": _git_revision(), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+        "git_revision": _git_revision(), "machine": machine(torch.get_num_threads()),
         "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
         "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
     }
@@ -199,16 +207,16 @@ def data_text(result: dict[str, Any]) -> str:
             f"{spec['unlabeled']} unlabelled at {spec['size']} px)")
 
 
-def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
+def render(results: dict[str, dict[int, dict[str, Any]]], folders: Sequence[Path]) -> str:
     """The study's table: per arm the seeds, test accuracy mean ± sd and per seed, and the gain over the baseline
-    paired by seed with its 95% t-interval."""
+    paired by seed with its 95% t-interval; then the seconds, each encoder's pretraining counted once."""
     any_result = next(iter(next(iter(results.values())).values()))
     lines = [
         f"Data: {data_text(any_result)}, "
         f"{any_result['image_size']} px, {any_result['labeled']} {any_result['strategy']} labelled photos, "
         f"{any_result['val_images']} validation (selection) and {any_result['test_images']} test photos (read once "
         f"per model); profile `{any_result['profile']}` (other profiles named in brackets); results in "
-        f"`{folder.as_posix()}/`.",
+        + ", ".join(f"`{folder.as_posix()}/`" for folder in folders) + ".",
         "",
         "| arm | steps | runs (seeds) | test acc. mean ± sd | per seed | minus baseline, points (95% CI, paired) |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -234,42 +242,58 @@ def render(results: dict[str, dict[int, dict[str, Any]]], folder: Path) -> str:
                      f"{statistics.fmean(acc):.1f} ± {sd:.1f}% | {' '.join(f'{a:.1f}' for a in acc)} | {gain} |")
     seconds = {arm: statistics.fmean(r["train_seconds"] for r in runs.values()) for arm, runs in results.items()}
     lines += ["", "Training seconds per run (mean): " + ", ".join(f"{a} {s:.0f} s" for a, s in sorted(seconds.items()))
-              + "".join(f"; SimCLR pretraining {r['pretrain']['seconds']:.0f} s once"
-                        for r in pretrained_runs(results)[:1])
-              + f" ({any_result['machine']}).", ""]
+              + pretraining_text(results)
+              + f" ({'; '.join(sorted({r['machine'] for runs in results.values() for r in runs.values()}))}).", ""]
     return "\n".join(lines)
 
 
-def arm_order(label: str) -> tuple[bool, bool, str]:
-    """The first profile's arms first, each profile's baseline first."""
-    return " (" in label, label != baseline_of(label), label
+def arm_order(label: str) -> tuple[str, bool, str]:
+    """The first profile's arms first, then each variant's arms together, each with its baseline first."""
+    return label[label.index(" (") + 1:] if " (" in label else "", label != baseline_of(label), label
 
 
-def pretrained_runs(results: dict[str, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
-    return [r for runs in results.values() for r in runs.values() if "pretrain" in r]
+def pretraining_text(results: dict[str, dict[int, dict[str, Any]]]) -> str:
+    """Each encoder's pretraining once (it is shared by every seed and arm that starts from it), named by its steps
+    and, for a variant, by the variant: `; SimCLR pretraining 4000 steps 3180 s, 8000 steps 3501 s (...)`."""
+    encoders: dict[tuple[str, int], float] = {}
+    for label, runs in sorted(results.items(), key=lambda item: arm_order(item[0])):
+        for r in runs.values():
+            if "pretrain" in r:
+                encoders.setdefault((arm_order(label)[0], r["pretrain"]["steps"]), r["pretrain"]["seconds"])
+    parts = [f"{steps} steps {seconds:.0f} s" + (f" {name}" if name else "")
+             for (name, steps), seconds in encoders.items()]
+    return "; SimCLR pretraining, once per encoder: " + ", ".join(parts) if parts else ""
 
 
 def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> None:
-    """Validation accuracy against the optimiser step, mean over seeds with its range, one line per arm."""
+    """Validation accuracy against the optimiser step, mean over seeds with its range, one line per arm: one colour
+    per method, one line style per profile or variant, the legend beside the axes so it hides no curve."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.6))
-    for arm in sorted(results, key=arm_order):
+    labels = sorted(results, key=arm_order)
+    methods = list(dict.fromkeys(label.split(" (")[0] for label in labels))
+    variants = list(dict.fromkeys(arm_order(label)[0] for label in labels))
+    colours = plt.get_cmap("tab10").colors
+    styles = ["-", "--", ":", "-."]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    for arm in labels:
         curves = [dict(map(tuple, r["curve"])) for r in results[arm].values() if r["curve"]]
         steps = sorted(set.intersection(*(set(c) for c in curves))) if curves else []
         if not steps:
             continue
         per_step = [[100 * c[s] for c in curves] for s in steps]
-        ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})")
-        ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], alpha=0.15)
+        colour = colours[methods.index(arm.split(" (")[0]) % len(colours)]
+        ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})", color=colour,
+                ls=styles[variants.index(arm_order(arm)[0]) % len(styles)])
+        ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], color=colour, alpha=0.08)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xlabel("optimiser step (fine-tune / training)")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Validation accuracy per step: mean over seeds, band = min..max")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -289,7 +313,7 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     by_labels: dict[tuple, dict[int, dict[str, dict[int, dict[str, Any]]]]] = {}  # other data -> labels -> results
     for key, group in groups.items():
         results = load_results(*group)
-        parts.append(render(results, group[0]))
+        parts.append(render(results, group))
         figure = root / f"{group[0].name}.png"
         if figure.is_file():
             parts.append(f"![Validation accuracy per step, {group[0].name}]({figure.relative_to(root.parent).as_posix()})\n")
@@ -385,7 +409,7 @@ def run(args) -> None:
         run_study(seed_range(args.seeds), arms, out, str(profile), args.force, tuple(args.overrides))
         return
     results = load_results(*args.folders)
-    text = render(results, args.folders[0])
+    text = render(results, args.folders)
     if args.markdown:
         write_text(args.markdown, text)
     if args.figure:
