@@ -60,6 +60,9 @@ def test_an_empty_folder_and_an_unknown_arm_give_one_line(tmp_path):
         load_results(tmp_path)
     with pytest.raises(ConfigError, match="--arms: mixmatch not registered"):
         run_study([0], ["mixmatch"], tmp_path, "study")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(ConfigError, match="--out .*a-file: cannot hold the results .* give a folder"):
+        run_study([0], ["baseline"], tmp_path / "a-file", "study")
 
 
 def test_the_curves_are_drawn(results, tmp_path):
@@ -77,6 +80,13 @@ def test_another_profile_on_the_same_data_is_paired_with_its_own_baseline(result
     rows = [line for line in render(loaded, [results]).splitlines() if line.startswith("| ")][2:]
     assert [r.split(" | ")[0] for r in rows] == ["| baseline", "| simclr", "| baseline (paper)", "| gan (paper)"]
     assert rows[2].endswith("| reference |") and "+1.0 [" in rows[3]  # gan (paper) minus baseline (paper)
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"arm": "baseline"}', "[1, 2]", json.dumps({**fake("baseline", 0, 0.5), "seed": "x"})])
+def test_a_damaged_result_file_is_named_in_one_line(tmp_path, text):
+    result_path(tmp_path, "baseline", 0).write_text(text)
+    with pytest.raises(ConfigError, match=r"baseline-seed0.json: not a study result .* --force"):
+        load_results(tmp_path)
 
 
 def test_results_on_other_data_are_refused_rather_than_mixed(results, tmp_path_factory):

@@ -139,7 +139,10 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
     unknown = [a for a in arms if a not in names()]
     if unknown:
         raise ConfigError(f"--arms: {', '.join(unknown)} not registered; use some of {', '.join(names())}")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out {out}: cannot hold the results ({e.strerror}); give a folder") from None
     for seed in seeds:
         todo = [a for a in arms if force or not result_path(out, a, seed).is_file()]
         if not todo:
@@ -166,7 +169,7 @@ def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
     first: dict[str, Any] | None = None
     for folder in folders:
         for path in sorted(folder.glob("*-seed*.json")):
-            r = json.loads(path.read_text())
+            r = read_result(path)
             first = first or r
             differs = [k for k in SAME_DATA if r.get(k) != first.get(k)]
             if differs:
@@ -181,6 +184,23 @@ def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
 
 
 SAME_DATA = ("data_sha256", "image_size", "labeled", "strategy", "val_images", "test_images")
+REQUIRED = ("arm", "seed", "profile", "data_source", *SAME_DATA, "test_accuracy", "steps", "train_seconds", "machine",
+            "curve")
+
+
+def read_result(path: Path) -> dict[str, Any]:
+    """One result file, checked once here so that a damaged or foreign file is named instead of failing later."""
+    try:
+        result = json.loads(path.read_text(errors="replace"))
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"{path}: not a study result ({e}); remove it or measure it again with --force") from None
+    missing = [k for k in REQUIRED if k not in result] if isinstance(result, dict) else list(REQUIRED)
+    if not missing and not (isinstance(result["seed"], int) and isinstance(result["test_accuracy"], (int, float))):
+        missing = ["integer seed or numeric test_accuracy"]
+    if missing:
+        raise ConfigError(f"{path}: not a study result (no {', '.join(missing[:3])}); remove it or measure it again "
+                          "with --force")
+    return result
 
 
 def variant(result: dict[str, Any]) -> str:
@@ -304,7 +324,7 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     """Every committed study under `root`, one table per data set (folders measured on the same photos, size and
     labels are one table, the alphabetically first folder's profile naming its arms plainly), for the report."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))) if root.is_dir() else []
-    firsts = {f: json.loads(next(iter(sorted(f.glob("*-seed*.json")))).read_text()) for f in folders}
+    firsts = {f: read_result(next(iter(sorted(f.glob("*-seed*.json"))))) for f in folders}
     folders.sort(key=lambda f: firsts[f].get("data_source") == "synthetic")  # photos first, the stand-in after them
     groups: dict[tuple, list[Path]] = {}
     for folder in folders:
