@@ -67,6 +67,9 @@ def test_a_bad_override_is_one_line(tmp_path):
 
     with pytest.raises(ConfigError, match=r"conf: cannot compose params \(profile=nope\): "):
         compose(tmp_path / "params.yaml", ROOT / "conf", ["profile=nope"])
+    with pytest.raises(ConfigError, match=r"labeled.size: -5 is not allowed"):  # validated before it is written
+        compose(tmp_path / "params.yaml", ROOT / "conf", ["labeled.size=-5"])
+    assert not (tmp_path / "params.yaml").exists()
 
 
 def test_the_study_paper_profile_is_the_published_recipe_on_the_study_data(tmp_path):

@@ -166,9 +166,11 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return params_from_dict(read_params_file(path, "the project root (where dvc.yaml is)"))
 
 
-def params_from_dict(raw: dict[str, Any]) -> Params:
+def params_from_dict(raw: dict[str, Any], data_present: bool = True) -> Params:
+    """Typed, validated params; `data_present=False` checks every value but not that data.source exists yet (params
+    may be composed before the photos are downloaded)."""
     params = build(Params, raw)
-    _validate(params)
+    _validate(params, data_present)
     return params
 
 
@@ -190,7 +192,7 @@ def _finite(p: Params) -> None:
     walk(asdict(p), "")
 
 
-def _validate(p: Params) -> None:
+def _validate(p: Params, data_present: bool = True) -> None:
     _finite(p)
     require(0 <= p.seed <= SEED_MAX, "seed", p.seed, f"use an integer from 0 to {SEED_MAX}")
     require(32 <= p.image_size <= 1024 and p.image_size % 8 == 0, "image_size", p.image_size,
@@ -200,7 +202,7 @@ def _validate(p: Params) -> None:
     for key, value in (("data.val_size", d.val_size), ("data.test_size", d.test_size)):
         require(0 < value <= BIG and value % 2 == 0, key, value,
                 f"use a positive even number up to {BIG} (both classes get half)")
-    if d.source != "synthetic" and not Path(d.source).exists():
+    if data_present and d.source != "synthetic" and not Path(d.source).exists():
         raise ConfigError(
             f"data.source: {d.source!r} does not exist. Put Kaggle's download there "
             "(`kaggle competitions download -c dogs-vs-cats -p data/raw`, then data.source: data/raw/dogs-vs-cats.zip), "

@@ -28,7 +28,12 @@ def compose(output: Path, conf_dir: Path, overrides: list[str]) -> None:
     except HydraException as exc:
         raise ConfigError(f"{conf_dir}: cannot compose params ({' '.join(overrides) or 'no overrides'}): "
                           f"{str(exc).splitlines()[0]}") from None
-    write_text(output, yaml.safe_dump(OmegaConf.to_container(config, resolve=True), sort_keys=False))
+    composed = OmegaConf.to_container(config, resolve=True)
+    from .config import params_from_dict
+
+    params_from_dict(composed, data_present=False)  # a value no stage accepts (labeled.size=-5) is never written;
+    # the photos may come later
+    write_text(output, yaml.safe_dump(composed, sort_keys=False))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
