@@ -156,6 +156,25 @@ def test_each_variant_s_arms_stay_together_and_each_encoder_s_pretraining_is_cou
     assert f"results in `{results.as_posix()}/`, `{paper.as_posix()}/`, `{longer.as_posix()}/`." in table
 
 
+def test_a_variant_swept_over_labels_is_one_curve(results, tmp_path_factory):
+    """The labelled size is not part of a variant's name, so the same recipe at 100 and 200 labels is one column."""
+    from semisup.evaluation.study import study_sections
+
+    root = tmp_path_factory.mktemp("variant-labels") / "metrics" / "study"
+    shutil.copytree(results, root / "study")
+    for folder, labels, acc in (("study-pretrain.epochs=80", 100, 0.68), ("study-pretrain.epochs=80-labeled.size=200",
+                                                                        200, 0.70)):
+        (root / folder).mkdir()
+        overrides = ["pretrain.epochs=80"] + ([f"labeled.size={labels}"] if labels != 100 else [])
+        for seed in range(2):
+            result = {**fake("simclr", seed, acc), "labeled": labels, "overrides": overrides}
+            result_path(root / folder, "simclr", seed).write_text(json.dumps(result))
+    text = study_sections(root)
+    assert "| labelled photos | simclr (study pretrain.epochs=80) |" in text
+    assert "| 200 | 70.0 ± 0.0% (n=2) |" in text
+    assert (root / "labels.png").read_bytes()[:4] == b"\x89PNG"
+
+
 def test_a_recipe_variant_of_one_arm_is_named_and_paired_with_the_plain_baseline(results, tmp_path_factory):
     variant = tmp_path_factory.mktemp("variant")
     for seed, acc in enumerate((0.70, 0.64, 0.60)):

@@ -161,10 +161,11 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
 # ------------------------------------------------------------------------------------------------------ the report
 
 
-def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
-    """arm -> seed -> result, from every `<arm>-seed<k>.json` in `folders`. The first folder's profile names its arms
-    plainly; another profile's arms are named `arm (profile)`, e.g. `gan (study_paper)`. Results measured on other
-    data (archive, size, labelled set, validation or test photos) are refused: one table never mixes them."""
+def load_results(*folders: Path, plain: str | None = None) -> dict[str, dict[int, dict[str, Any]]]:
+    """arm -> seed -> result, from every `<arm>-seed<k>.json` in `folders`. The `plain` variant (by default the first
+    folder's) names its arms plainly; another's arms are named `arm (variant)`, e.g. `gan (study_paper)`. Results
+    measured on other data (archive, size, labelled set, validation or test photos) are refused: one table never
+    mixes them."""
     results: dict[str, dict[int, dict[str, Any]]] = {}
     first: dict[str, Any] | None = None
     for folder in folders:
@@ -175,7 +176,7 @@ def load_results(*folders: Path) -> dict[str, dict[int, dict[str, Any]]]:
             if differs:
                 raise ConfigError(f"{path}: measured on other data than {folders[0]} ({', '.join(differs)} differ); "
                                   "report them separately")
-            label = r["arm"] if variant(r) == variant(first) else f"{r['arm']} ({variant(r)})"
+            label = r["arm"] if variant(r) == (plain or variant(first)) else f"{r['arm']} ({variant(r)})"
             results.setdefault(label, {})[int(r["seed"])] = r
     if not results:
         raise ConfigError(f"{', '.join(map(str, folders))}: no study results (<arm>-seed<k>.json); run "
@@ -204,8 +205,9 @@ def read_result(path: Path) -> dict[str, Any]:
 
 
 def variant(result: dict[str, Any]) -> str:
-    """The profile and the `--set` overrides a result was run with: `study`, `study simclr.lr=0.003`."""
-    return " ".join([result["profile"], *result.get("overrides", [])])
+    """The profile and the `--set` overrides a result was run with: `study`, `study simclr.lr=0.003`. The labelled
+    size is left out: a table holds one size, and the labels curve follows one recipe across sizes by this name."""
+    return " ".join([result["profile"], *(o for o in result.get("overrides", []) if not o.startswith("labeled.size="))])
 
 
 def baseline_of(label: str, results: dict[str, Any] | None = None) -> str:
@@ -294,10 +296,6 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     import matplotlib.pyplot as plt
 
     labels = sorted(results, key=arm_order)
-    methods = list(dict.fromkeys(label.split(" (")[0] for label in labels))
-    variants = list(dict.fromkeys(arm_order(label)[0] for label in labels))
-    colours = plt.get_cmap("tab10").colors
-    styles = ["-", "--", ":", "-."]
     fig, ax = plt.subplots(figsize=(9, 4))
     for arm in labels:
         curves = [dict(map(tuple, r["curve"])) for r in results[arm].values() if r["curve"]]
@@ -305,9 +303,8 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
         if not steps:
             continue
         per_step = [[100 * c[s] for c in curves] for s in steps]
-        colour = colours[methods.index(arm.split(" (")[0]) % len(colours)]
-        ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})", color=colour,
-                ls=styles[variants.index(arm_order(arm)[0]) % len(styles)])
+        colour, style = line_style(arm, labels)
+        ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})", color=colour, ls=style)
         ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], color=colour, alpha=0.08)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xlabel("optimiser step (fine-tune / training)")
@@ -320,9 +317,21 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     plt.close(fig)
 
 
+def line_style(label: str, labels: list[str]) -> tuple[Any, str]:
+    """One colour per method, one line style per profile or variant, the same in every plot of the study."""
+    from matplotlib import colormaps
+
+    methods = list(dict.fromkeys(name.split(" (")[0] for name in sorted(labels, key=arm_order)))
+    variants = list(dict.fromkeys(arm_order(name)[0] for name in sorted(labels, key=arm_order)))
+    colours = colormaps["tab10"].colors
+    return (colours[methods.index(label.split(" (")[0]) % len(colours)],
+            ["-", "--", ":", "-."][variants.index(arm_order(label)[0]) % 4])
+
+
 def study_sections(root: Path = Path("metrics/study")) -> str:
     """Every committed study under `root`, one table per data set (folders measured on the same photos, size and
-    labels are one table, the alphabetically first folder's profile naming its arms plainly), for the report."""
+    labels are one table; the alphabetically first folder's variant on that data, whatever the labels, names its arms
+    plainly, so one recipe has one name across a labels sweep), for the report."""
     folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))) if root.is_dir() else []
     firsts = {f: read_result(next(iter(sorted(f.glob("*-seed*.json"))))) for f in folders}
     folders.sort(key=lambda f: firsts[f].get("data_source") == "synthetic")  # photos first, the stand-in after them
@@ -331,14 +340,17 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
         groups.setdefault(tuple(firsts[folder].get(k) for k in SAME_DATA), []).append(folder)
     parts = []
     by_labels: dict[tuple, dict[int, dict[str, dict[int, dict[str, Any]]]]] = {}  # other data -> labels -> results
+    plains: dict[tuple, str] = {}
     for key, group in groups.items():
-        results = load_results(*group)
+        other = tuple(v for k, v in zip(SAME_DATA, key) if k != "labeled")
+        plain = plains.setdefault(other, variant(firsts[group[0]]))  # groups come in folder order: the first folder
+        results = load_results(*group, plain=plain)
         parts.append(render(results, group))
         figure = root / f"{group[0].name}.png"
         if figure.is_file():
             parts.append(f"![Validation accuracy per step, {group[0].name}]({figure.relative_to(root.parent).as_posix()})\n")
         labels = dict(zip(SAME_DATA, key))["labeled"]
-        by_labels.setdefault(tuple(v for k, v in zip(SAME_DATA, key) if k != "labeled"), {})[labels] = results
+        by_labels.setdefault(other, {})[labels] = results
     for sweep in (s for s in by_labels.values() if len(s) > 1):
         figure = root / "labels.png"
         plot_labels(sweep, figure)
@@ -375,21 +387,22 @@ def plot_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]], path: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(figsize=(8, 3.8))
     arms = swept_arms(sweep)
-    for i, arm in enumerate(arms):
+    for arm in arms:
+        colour, style = line_style(arm, arms)
         points = [(n, [100 * r["test_accuracy"] for r in sweep[n][arm].values()]) for n in sorted(sweep)
                   if arm in sweep[n]]
         ax.errorbar([n for n, _ in points], [statistics.fmean(a) for _, a in points],
                     yerr=[statistics.stdev(a) if len(a) > 1 else 0.0 for _, a in points], marker="o", capsize=3,
-                    color=f"C{i}", label=arm)
+                    color=colour, ls=style, label=arm)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(sweep), [str(n) for n in sorted(sweep)])
     ax.set_xlabel("labelled photos")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title("Test accuracy against labelled photos (mean ± sd over seeds)", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
