@@ -31,8 +31,7 @@ def compose(output: Path, conf_dir: Path, overrides: list[str]) -> None:
     composed = OmegaConf.to_container(config, resolve=True)
     from .config import params_from_dict
 
-    params_from_dict(composed, data_present=False)  # a value no stage accepts (labeled.size=-5) is never written;
-    # the photos may come later
+    params_from_dict(composed, data_present=False)  # never write a value no stage accepts; the photos may come later
     write_text(output, yaml.safe_dump(composed, sort_keys=False))
 
 

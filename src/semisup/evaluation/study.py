@@ -269,9 +269,15 @@ def render(results: dict[str, dict[int, dict[str, Any]]], folders: Sequence[Path
     return "\n".join(lines)
 
 
+def split_label(label: str) -> tuple[str, str]:
+    """`simclr (study pretrain.epochs=80)` -> (`simclr`, `(study pretrain.epochs=80)`); a plain arm's variant is ``."""
+    method, _, rest = label.partition(" (")
+    return method, f"({rest}" if rest else ""
+
+
 def arm_order(label: str) -> tuple[str, bool, str]:
     """The first profile's arms first, then each variant's arms together, each with its baseline first."""
-    return label[label.index(" (") + 1:] if " (" in label else "", label != baseline_of(label), label
+    return split_label(label)[1], label != baseline_of(label), label
 
 
 def pretraining_text(results: dict[str, dict[int, dict[str, Any]]]) -> str:
@@ -281,7 +287,7 @@ def pretraining_text(results: dict[str, dict[int, dict[str, Any]]]) -> str:
     for label, runs in sorted(results.items(), key=lambda item: arm_order(item[0])):
         for r in runs.values():
             if "pretrain" in r:
-                encoders.setdefault((arm_order(label)[0], r["pretrain"]["steps"]), r["pretrain"]["seconds"])
+                encoders.setdefault((split_label(label)[1], r["pretrain"]["steps"]), r["pretrain"]["seconds"])
     parts = [f"{steps} steps {seconds:.0f} s" + (f" {name}" if name else "")
              for (name, steps), seconds in encoders.items()]
     return "; SimCLR pretraining, once per encoder: " + ", ".join(parts) if parts else ""
@@ -296,6 +302,7 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     import matplotlib.pyplot as plt
 
     labels = sorted(results, key=arm_order)
+    styles = line_styles(labels)
     fig, ax = plt.subplots(figsize=(9, 4))
     for arm in labels:
         curves = [dict(map(tuple, r["curve"])) for r in results[arm].values() if r["curve"]]
@@ -303,7 +310,7 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
         if not steps:
             continue
         per_step = [[100 * c[s] for c in curves] for s in steps]
-        colour, style = line_style(arm, labels)
+        colour, style = styles[arm]
         ax.plot(steps, [statistics.fmean(v) for v in per_step], label=f"{arm} (n={len(curves)})", color=colour, ls=style)
         ax.fill_between(steps, [min(v) for v in per_step], [max(v) for v in per_step], color=colour, alpha=0.08)
     ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
@@ -317,15 +324,16 @@ def plot_curves(results: dict[str, dict[int, dict[str, Any]]], path: Path) -> No
     plt.close(fig)
 
 
-def line_style(label: str, labels: list[str]) -> tuple[Any, str]:
-    """One colour per method, one line style per profile or variant, the same in every plot of the study."""
+def line_styles(labels: list[str]) -> dict[str, tuple[Any, str]]:
+    """label -> (colour, line style): one colour per method, one line style per profile or variant, in arm order."""
     from matplotlib import colormaps
 
-    methods = list(dict.fromkeys(name.split(" (")[0] for name in sorted(labels, key=arm_order)))
-    variants = list(dict.fromkeys(arm_order(name)[0] for name in sorted(labels, key=arm_order)))
-    colours = colormaps["tab10"].colors
-    return (colours[methods.index(label.split(" (")[0]) % len(colours)],
-            ["-", "--", ":", "-."][variants.index(arm_order(label)[0]) % 4])
+    parts = {label: split_label(label) for label in sorted(labels, key=arm_order)}
+    methods = list(dict.fromkeys(method for method, _ in parts.values()))
+    variants = list(dict.fromkeys(name for _, name in parts.values()))
+    colours, dashes = colormaps["tab10"].colors, ["-", "--", ":", "-."]
+    return {label: (colours[methods.index(method) % len(colours)], dashes[variants.index(name) % len(dashes)])
+            for label, (method, name) in parts.items()}
 
 
 def study_sections(root: Path = Path("metrics/study")) -> str:
@@ -389,8 +397,9 @@ def plot_labels(sweep: dict[int, dict[str, dict[int, dict[str, Any]]]], path: Pa
 
     fig, ax = plt.subplots(figsize=(8, 3.8))
     arms = swept_arms(sweep)
+    styles = line_styles(arms)
     for arm in arms:
-        colour, style = line_style(arm, arms)
+        colour, style = styles[arm]
         points = [(n, [100 * r["test_accuracy"] for r in sweep[n][arm].values()]) for n in sorted(sweep)
                   if arm in sweep[n]]
         ax.errorbar([n for n, _ in points], [statistics.fmean(a) for _, a in points],
