@@ -369,7 +369,7 @@ def train_gan(data: list[RingsData], p: RingsParams, kplus1: bool = False, snaps
                       + unsupervised_real_loss(_flat(_relative(l_unl)))
                       + unsupervised_fake_loss(_flat(_relative(l_fake))))
         else:
-            loss_c, _ = discriminator_loss(_flat(l_lab), yl, _flat(l_unl), _flat(l_fake))
+            loss_c, _ = discriminator_loss(_flat(l_lab), yl, _flat(l_unl), _flat(l_fake), unsupervised_weight=1.0)
         opt_c.zero_grad(set_to_none=True)
         (loss_c * n_seeds).backward()
         opt_c.step()

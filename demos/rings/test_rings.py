@@ -103,10 +103,10 @@ def _flipped_fake(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _discriminator_with_fake(fake_loss):
-    def loss(logits_labeled, labels, logits_unlabeled, logits_fake):
+    def loss(logits_labeled, labels, logits_unlabeled, logits_fake, unsupervised_weight=1.0):
         parts = {"supervised": losses.supervised_loss(logits_labeled, labels),
                  "real": losses.unsupervised_real_loss(logits_unlabeled), "fake": fake_loss(logits_fake)}
-        return sum(parts.values()), parts
+        return parts["supervised"] + unsupervised_weight * (parts["real"] + parts["fake"]), parts
     return loss
 
 

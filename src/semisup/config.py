@@ -79,6 +79,7 @@ class GanConfig:
     checkpoint_every: int = 1  # epochs between checkpoints
     generator_loss: Literal["standard", "feature_matching"] = "standard"  # feature matching: Salimans et al. §3.1
     passes: Literal["separate", "joint", "real_joint"] = "separate"  # how the classifier sees its three batches
+    unsupervised_weight: float = 0.5  # weight of each unsupervised term (real, fake) beside the supervised one; published 0.5
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,8 @@ def _validate(p: Params, data_present: bool = True) -> None:
     require(0 < g.latent_dim <= 4096, "gan.latent_dim", g.latent_dim, "use an integer from 1 to 4096")
     require(8 <= g.generator_width <= 1024, "gan.generator_width", g.generator_width, "use an integer from 8 to 1024")
     require(g.grid_every > 0, "gan.grid_every", g.grid_every, "use an integer > 0")
+    require(0 <= g.unsupervised_weight <= 100, "gan.unsupervised_weight", g.unsupervised_weight,
+            "use a weight from 0 (supervised only) to 100 (published: 0.5)")
     require(g.max_steps_per_epoch >= 0, "gan.max_steps_per_epoch", g.max_steps_per_epoch, "use 0 (whole set) or more")
     for name in ("fixmatch", "simclr_fixmatch"):  # the same recipe, from random or pretrained weights
         f = getattr(p, name)

@@ -33,13 +33,40 @@ def test_supervised_is_cross_entropy():
     assert losses.supervised_loss(logits, torch.tensor([0])).item() == pytest.approx(math.log(1 + math.exp(-2)))
 
 
-def test_discriminator_loss_is_the_sum_of_its_parts():
+def test_discriminator_loss_weighs_each_unsupervised_term_a_half_as_published():
+    """Salimans et al.'s code: loss_lab + 0.5 * (-mean logZ_unl + mean softplus logZ_unl) + 0.5 * mean softplus logZ_gen.
+    With logits 0 (Z = 2): supervised log 2, real log(3/2), fake log 3, so the total is log 2 + 0.5 log(3/2) + 0.5 log 3."""
+    zeros = torch.zeros(4, 2)
+    y = torch.tensor([0, 1, 1, 0])
+    total, parts = losses.discriminator_loss(zeros, y, zeros, zeros)
+    by_hand = math.log(2) + 0.5 * math.log(3 / 2) + 0.5 * math.log(3)
+    assert total.item() == pytest.approx(by_hand)
+    assert parts["supervised"].item() == pytest.approx(math.log(2))
+    assert parts["real"].item() == pytest.approx(math.log(3 / 2)) and parts["fake"].item() == pytest.approx(math.log(3))
+
+
+def test_discriminator_loss_takes_the_unsupervised_weight():
     g = torch.Generator().manual_seed(0)
     lab, unl, fake = (torch.randn(4, 2, generator=g) for _ in range(3))
     y = torch.tensor([0, 1, 1, 0])
-    total, parts = losses.discriminator_loss(lab, y, unl, fake)
-    assert set(parts) == {"supervised", "real", "fake"}
-    assert total.item() == pytest.approx(sum(p.item() for p in parts.values()))
+    for weight in (0.0, 0.5, 1.0, 2.0):
+        total, parts = losses.discriminator_loss(lab, y, unl, fake, weight)
+        assert set(parts) == {"supervised", "real", "fake"}
+        expected = parts["supervised"] + weight * (parts["real"] + parts["fake"])
+        assert total.item() == pytest.approx(expected.item())
+
+
+def test_the_published_profiles_run_the_published_weight(tmp_path):
+    from pathlib import Path
+
+    import yaml
+
+    from semisup.params import compose
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    for profile in ("paper", "study_paper"):
+        compose(tmp_path / f"{profile}.yaml", conf, [f"profile={profile}"])
+        assert yaml.safe_load((tmp_path / f"{profile}.yaml").read_text())["gan"]["unsupervised_weight"] == 0.5
 
 
 def test_generator_loss_wants_fakes_to_look_real():

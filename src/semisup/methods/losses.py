@@ -36,14 +36,17 @@ def discriminator_loss(
     labels: torch.Tensor,
     logits_unlabeled: torch.Tensor,
     logits_fake: torch.Tensor,
+    unsupervised_weight: float = 0.5,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The classifier's loss: supervised + real + fake terms, equally weighted as in the published code."""
+    """The classifier's loss: the supervised term (weight 1) plus `unsupervised_weight` times each unsupervised term
+    (real and fake). The published code and Salimans et al.'s own weigh each unsupervised term 0.5
+    (`loss_unl = 0.5 * (real + fake)`); `parts` holds the unweighted terms."""
     parts = {
         "supervised": supervised_loss(logits_labeled, labels),
         "real": unsupervised_real_loss(logits_unlabeled),
         "fake": unsupervised_fake_loss(logits_fake),
     }
-    return parts["supervised"] + parts["real"] + parts["fake"], parts
+    return parts["supervised"] + unsupervised_weight * (parts["real"] + parts["fake"]), parts
 
 
 def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:

@@ -109,7 +109,8 @@ class SemiSupervisedGan(Method):
         with exe.autocast():
             fake = exe.images(to_unit_range(self._g(z)))
             logits = classifier_passes(self._d, x_labeled, x_unlabeled, fake.detach(), cfg.passes)
-            loss_d, parts = losses.discriminator_loss(logits[0].float(), y_labeled, logits[1].float(), logits[2].float())
+            loss_d, parts = losses.discriminator_loss(logits[0].float(), y_labeled, logits[1].float(), logits[2].float(),
+                                                      cfg.unsupervised_weight)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
