@@ -91,6 +91,33 @@ def test_a_study_result_reads_the_model_once_and_records_the_pretraining_of_arms
             assert result["pretrain"]["steps"] > 0
 
 
+def test_a_budget_ladder_gives_each_unlabelled_method_the_images_it_names_and_runs_the_baseline_once(repo, monkeypatch):
+    """`semisup study run --images`: the GAN and FixMatch each see exactly the budget (steps x unlabelled images per
+    step), the baseline runs once as the flat reference, every result keeps its per-photo test probabilities and the
+    optimiser step of its best validation, and params.yaml is left as the study's own."""
+    from semisup.evaluation.study import load_results, run_study
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    out = repo / "ladder"
+    run_study([0], ["baseline", "gan", "fixmatch"], out, "smoke", budgets=[320, 640])  # smoke: 16 images a step
+    assert sorted(p.name for p in out.iterdir()) == [
+        "baseline-seed0.json", "fixmatch@320-seed0.json", "fixmatch@640-seed0.json", "gan@320-seed0.json",
+        "gan@640-seed0.json"]
+    results = load_results(out)
+    for budget in (320, 640):
+        for arm in ("gan", "fixmatch"):
+            r = results[f"{arm}@{budget}"][0]
+            assert r["budget"] == r["unlabeled_images"] == budget and r["steps"] == budget // 16
+            assert len(r["curve"]) == 20 and r["best_step"] in [step for step, _ in r["curve"]]
+            assert len(r["test_probabilities"]) == len(r["test_labels"]) == r["test_images"] == 20
+            correct = [(p >= 0.5) == bool(y) for p, y in zip(r["test_probabilities"], r["test_labels"])]
+            assert sum(correct) / 20 == pytest.approx(r["test_accuracy"], abs=0.051)  # ties at 0.5 aside
+    assert results["baseline"][0]["unlabeled_images"] == 0 and results["baseline"][0]["budget"] is None
+    assert results["gan@320"][0]["unlabeled_pool"] == len(list((repo / "data" / "unlabeled").rglob("*.jpg")))
+    assert "max_steps_per_epoch: 2\n" in (repo / "params.yaml").read_text()  # the smoke profile's own, not a budget's
+
+
 def test_changing_strategy_reruns_curate_and_downstream_but_not_prepare(repo):
     out = run(["dvc", "exp", "run", "-S", "profile=smoke", "-S", "labeled.strategy=representative"], repo)
     assert "Stage 'prepare' didn't change, skipping" in out

@@ -16,13 +16,11 @@ from typing import Any
 from ..files import write_text
 from ..methods import REGISTRY
 from ..typed import dotted
+from .intervals import Interval, paired_interval
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
 GROUP_KEYS = ("data_source", "image_size", "profile", "strategy", "labeled")
-# Two-sided 95% Student t quantiles t(0.975, df) for df = 1..30; beyond that the normal 1.96 is within 2%.
-T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
-        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
 PUBLISHED = (
     "| published (Kaggle, 224 px, GPU) | baseline | GAN | gain |\n| --- | --- | --- | --- |\n"
     "| curated 100 | 60.2% | 83.2% | +23.0 |\n| random 100 (average of draws) | – | – | about +10 |\n"
@@ -37,13 +35,6 @@ class Run:
     accuracy: dict[str, float]  # method -> test accuracy in [0, 1]
     recipe: dict[str, str] = field(default_factory=dict)  # method -> changes from the published recipe
     steps: dict[str, int | None] = field(default_factory=dict)  # method -> optimiser steps (None: not recorded)
-
-
-@dataclass(frozen=True)
-class Interval:
-    mean: float
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -129,17 +120,6 @@ def params_of(row: dict[str, Any]) -> dict[str, Any]:
 
 def _int_or_none(value: Any) -> int | None:
     return int(value) if isinstance(value, (int, float)) else None
-
-
-def paired_interval(differences: list[float]) -> Interval | None:
-    """Mean of per-seed differences ± t(0.975, n-1) · s / sqrt(n)."""
-    n = len(differences)
-    if n < 2:
-        return None
-    mean = statistics.fmean(differences)
-    t = T975[n - 2] if n - 1 <= len(T975) else 1.96
-    half = t * statistics.stdev(differences) / math.sqrt(n)
-    return Interval(mean, mean - half, mean + half)
 
 
 def summarize(runs: list[Run]) -> list[GroupSummary]:
@@ -362,15 +342,21 @@ def plot_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]], path: Path) -
 
 def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[str, str] | None = None) -> str:
     """`improved`: the improved profile's recipe per method (`improved_recipes()`), to name arms relative to it."""
+    from .ladder import ladder_sections
     from .study import study_sections
 
     summaries = summarize(runs)
     study = study_sections(markdown.parent / "study")
+    ladder = ladder_sections(markdown.parent / "study")
     text = ("# Experiments\n\n"
             + ("## The semi-supervised study (committed per-run results)\n\nBuilt from the result files under "
                "`metrics/study/` alone (`semisup study report`), so it is the same on every clone. Test accuracy, mean "
                "± sd over seeds; gains paired by seed with their 95% t-interval; selection on validation only, the "
                "test set read once per model.\n\n" + study + "\n" if study else "")
+            + ("## The budget ladder: accuracy against unlabelled images seen\n\nEach method that reads unlabelled "
+               "photos is given the same number of them at each rung (its optimiser steps × the unlabelled images a "
+               "step reads), beside the baseline of the same recipe, seeds and machine, which sees none.\n\n"
+               + ladder + "\n" if ladder else "")
             + "## Local DVC experiments\n\nTest accuracy over the finished DVC experiments of this clone, mean ± std "
             "over seeds; rows never mix data sources or image sizes.\n\n"
             + (render_markdown(summaries) if summaries else "No finished experiments in this clone.\n")

@@ -27,7 +27,7 @@ from typing import Any
 from ..config import Params
 from ..errors import ConfigError
 from ..files import write_text
-from .report import paired_interval
+from .intervals import paired_bootstrap, paired_interval
 
 BASELINE = "baseline"
 
@@ -44,8 +44,29 @@ def seed_range(text: str) -> list[int]:
     return seeds
 
 
+def image_budgets(text: str) -> list[int]:
+    """"12800,64000" -> [12800, 64000] (ascending, each once); one clear line for anything else."""
+    try:
+        budgets = sorted({int(part.replace("_", "")) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise ConfigError(f"--images: {text!r} is not a list of image counts; use e.g. 12800,64000") from None
+    if not budgets or budgets[0] <= 0:
+        raise ConfigError(f"--images: {text!r} gives no positive count; use e.g. 12800,64000")
+    return budgets
+
+
 def result_path(out: Path, arm: str, seed: int) -> Path:
     return out / f"{arm}-seed{seed}.json"
+
+
+def compact_json(result: dict[str, Any]) -> str:
+    """The result as indented JSON, with long lists of numbers (the per-photo test probabilities) on one line each, so
+    a committed file stays readable and small."""
+    long = {k: v for k, v in result.items() if isinstance(v, list) and len(v) > 50}
+    text = json.dumps({k: (f"@@{k}@@" if k in long else v) for k, v in result.items()}, indent=1)
+    for key, values in long.items():
+        text = text.replace(f'"@@{key}@@"', json.dumps(values, separators=(",", ":")))
+    return text + "\n"
 
 
 def data_identity(params: Params, source: dict[str, Any]) -> str:
@@ -80,8 +101,10 @@ def _check(command: list[str]) -> None:
         raise ConfigError(f"`{' '.join(command)}` failed (exit {done.returncode}); see its output above")
 
 
-def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One trained model read once on the test set, with what defines and describes its run."""
+def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), budget: int | None = None) -> dict[str, Any]:
+    """One trained model read once on the test set, with what defines and describes its run: the unlabelled images
+    it saw (its optimiser steps x the unlabelled images a step reads) and the budget it was given, and each test
+    photo's predicted probability of class 1 (with the labels), so intervals can resample test photos too."""
     import torch
 
     from ..artifacts import load_model
@@ -99,6 +122,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
     test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     train = meta["train"]
+    cls = method_class(meta["method"])
     facts = model_provenance(meta)  # profile, data source, size, strategy, labels, seed, recipe: from the model
     if facts["seed"] != seed:
         raise ConfigError(f"models/{arm}.pt was trained with seed {facts['seed']}, not {seed}; run the study again")
@@ -107,18 +131,28 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = ()) -
         **({"synthetic": asdict(params.data.synthetic)} if params.data.source == "synthetic" else {}),
         "val_images": params.data.val_size,
         "test_images": test.count, "test_accuracy": round(test.accuracy, 6), "test_loss": round(test.loss, 6),
-        "val_accuracy": train["val_accuracy"], "best_step": train["best_epoch"], "steps": train["steps"],
+        "val_accuracy": train["val_accuracy"], "best_step": train.get("best_step", train["best_epoch"]),
+        "steps": train["steps"], "budget": budget, "unlabeled_images": train["steps"] * cls.unlabeled_per_step(params),
+        "unlabeled_pool": unlabeled_pool(Path("data/unlabeled")),
         "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
         "git_revision": _git_revision(), "machine": machine(torch.get_num_threads()),
         "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
         "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
+        "test_labels": y_test.cpu().tolist(),
+        "test_probabilities": [round(p, 6) for p in test.probabilities[:, 1].tolist()],
     }
-    pretrained = getattr(method_class(meta["method"]), "pretrained", None)  # a method that starts from an encoder
+    pretrained = getattr(cls, "pretrained", None)  # a method that starts from an encoder
     if pretrained is not None:  # the pretraining's steps and seconds belong to the run's cost
         pre = torch.load(Path(pretrained), weights_only=True)
         result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(pre["train"]["train_seconds"], 1),
+                              "images": pre["train"]["steps"] * pre["params"]["pretrain"]["batch_size"],
                               "params": pre["params"]["pretrain"]}
     return result
+
+
+def unlabeled_pool(folder: Path) -> int:
+    """How many unlabelled photos the training stages could draw from (what one pass over them is)."""
+    return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else 0
 
 
 def dvclive_curve(arm: str) -> list[dict[str, float]]:
@@ -130,11 +164,23 @@ def dvclive_curve(arm: str) -> list[dict[str, float]]:
     return [{"step": int(float(r[0])), "val_accuracy": float(r[1])} for r in rows]
 
 
+VALIDATIONS = 20  # validated rounds of a budgeted run, whatever its length (the study's 200 steps: every 10)
+
+
+def budget_label(arm: str, budget: int | None) -> str:
+    """An arm's name in result files and tables: `gan`, or `gan@64000` for a run given 64,000 unlabelled images."""
+    return arm if budget is None else f"{arm}@{budget}"
+
+
 def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force: bool = False,
-              overrides: tuple[str, ...] = ()) -> None:
+              overrides: tuple[str, ...] = (), budgets: Sequence[int] = ()) -> None:
     """Per seed: params.yaml for `profile`, the seed and `overrides` (Hydra's `key=value`), `dvc repro` of the arms'
-    training stages, then each model read once on the test set into `<out>/<arm>-seed<k>.json`."""
-    from ..methods import names
+    training stages, then each model read once on the test set into `<out>/<arm>-seed<k>.json`. With `budgets`
+    (unlabelled images seen), each arm that reads unlabelled images runs once per budget (its own section's steps
+    set by its method class, `VALIDATIONS` validated rounds) into `<out>/<arm>@<images>-seed<k>.json`; the others
+    (the baseline) run once, the flat reference every budget is paired with."""
+    from ..config import load_params
+    from ..methods import method_class, names
 
     unknown = [a for a in arms if a not in names()]
     if unknown:
@@ -144,21 +190,38 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
     except OSError as e:
         raise ConfigError(f"--out {out}: cannot hold the results ({e.strerror}); give a folder") from None
     for seed in seeds:
-        todo = [a for a in arms if force or not result_path(out, a, seed).is_file()]
-        if not todo:
-            print(f"seed {seed}: {', '.join(arms)} already measured in {out}")
-            continue
-        began = time.perf_counter()
-        _check([sys.executable, "-m", "semisup", "params", f"profile={profile}", f"seed={seed}", *overrides])
-        _check(["dvc", "repro", *[f"train@{a}" for a in todo]])
-        wall = time.perf_counter() - began
-        for arm in todo:
-            result = measure(arm, seed, wall / len(todo), overrides)
-            write_text(result_path(out, arm, seed), json.dumps(result, indent=1) + "\n")
-            print(f"{arm} seed {seed}: test accuracy {result['test_accuracy']:.4f} ({result['test_images']} photos)")
+        base = [f"profile={profile}", f"seed={seed}", *overrides]
+        _check([sys.executable, "-m", "semisup", "params", *base])
+        params = load_params()
+        budgeted = [a for a in arms if budgets and method_class(a).unlabeled_per_step(params) > 0]
+        plan: list[tuple[int | None, list[str], list[str]]] = [(None, [a for a in arms if a not in budgeted], [])]
+        plan += [(b, budgeted, [o for a in budgeted for o in method_class(a).budget_overrides(params, b, VALIDATIONS)])
+                 for b in budgets]  # every budget's overrides are checked before the first run starts
+        for budget, group, extra in plan:
+            todo = [a for a in group if force or not result_path(out, budget_label(a, budget), seed).is_file()]
+            if not todo:
+                if group:
+                    print(f"seed {seed}: {', '.join(budget_label(a, budget) for a in group)} already measured in {out}")
+                continue
+            began = time.perf_counter()
+            if extra:
+                _check([sys.executable, "-m", "semisup", "params", *base, *extra])
+            _check(["dvc", "repro", *[f"train@{a}" for a in todo]])
+            wall = time.perf_counter() - began
+            for arm in todo:
+                result = measure(arm, seed, wall / len(todo), overrides, budget)
+                label = budget_label(arm, budget)
+                write_text(result_path(out, label, seed), compact_json(result))
+                print(f"{label} seed {seed}: test accuracy {result['test_accuracy']:.4f} ({result['test_images']} "
+                      f"photos, {result['unlabeled_images']} unlabelled images seen, {result['train_seconds']:.0f} s)")
+                if budget is not None and result["unlabeled_images"] != budget:
+                    print(f"warning: {label} seed {seed} saw {result['unlabeled_images']} unlabelled images, not "
+                          f"{budget}: a round is capped at one pass over the unlabelled set; the result says so")
+        if budgets:  # leave params.yaml as the study's own profile and seed, not the last budget's
+            _check([sys.executable, "-m", "semisup", "params", *base])
 
 
-# ------------------------------------------------------------------------------------------------------ the report
+# -------------------------------------------------------------------------------------------------- the report
 
 
 def load_results(*folders: Path, plain: str | None = None) -> dict[str, dict[int, dict[str, Any]]]:
@@ -176,7 +239,8 @@ def load_results(*folders: Path, plain: str | None = None) -> dict[str, dict[int
             if differs:
                 raise ConfigError(f"{path}: measured on other data than {folders[0]} ({', '.join(differs)} differ); "
                                   "report them separately")
-            label = r["arm"] if variant(r) == (plain or variant(first)) else f"{r['arm']} ({variant(r)})"
+            arm = budget_label(r["arm"], r.get("budget"))
+            label = arm if variant(r) == (plain or variant(first)) else f"{arm} ({variant(r)})"
             results.setdefault(label, {})[int(r["seed"])] = r
     if not results:
         raise ConfigError(f"{', '.join(map(str, folders))}: no study results (<arm>-seed<k>.json); run "
@@ -340,7 +404,8 @@ def study_sections(root: Path = Path("metrics/study")) -> str:
     """Every committed study under `root`, one table per data set (folders measured on the same photos, size and
     labels are one table; the alphabetically first folder's variant on that data, whatever the labels, names its arms
     plainly, so one recipe has one name across a labels sweep), for the report."""
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))) if root.is_dir() else []
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and any(p.glob("*-seed*.json"))
+                     and not p.name.endswith("-ladder")) if root.is_dir() else []  # ladders: `evaluation.ladder`
     firsts = {f: read_result(next(iter(sorted(f.glob("*-seed*.json"))))) for f in folders}
     folders.sort(key=lambda f: firsts[f].get("data_source") == "synthetic")  # photos first, the stand-in after them
     groups: dict[tuple, list[Path]] = {}
@@ -425,6 +490,9 @@ def add_arguments(parser) -> None:
     run.add_argument("--arms", default=None, help="registered methods, comma-separated (default: every one)")
     run.add_argument("--out", type=Path, default=None, help="result folder (default metrics/study/<profile>)")
     run.add_argument("--force", action="store_true", help="measure again even where a result exists")
+    run.add_argument("--images", default=None, metavar="N[,N...]",
+                     help="budgets in unlabelled images seen, e.g. 12800,64000: each arm that reads unlabelled images "
+                          "runs once per budget (the baseline once); default folder metrics/study/<profile>-ladder")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="a param for every run, e.g. --set labeled.size=200 (default folder then "
                           "metrics/study/<profile>-labeled.size=200)")
@@ -444,11 +512,12 @@ def run(args) -> None:
         if bad:
             raise ConfigError(f"--set {bad[0]}: use KEY=VALUE for a param other than profile and seed (those come "
                               "from params.yaml and --seeds)")
-        out = args.out or Path("metrics/study") / "-".join([str(profile), *args.overrides])
+        budgets = image_budgets(args.images) if args.images else []
+        out = args.out or Path("metrics/study") / "-".join([str(profile), *args.overrides, *(["ladder"] if budgets else [])])
         from ..methods import names
 
         arms = [a.strip() for a in args.arms.split(",") if a.strip()] if args.arms is not None else list(names())
-        run_study(seed_range(args.seeds), arms, out, str(profile), args.force, tuple(args.overrides))
+        run_study(seed_range(args.seeds), arms, out, str(profile), args.force, tuple(args.overrides), budgets)
         return
     results = load_results(*args.folders)
     text = render(results, args.folders)

@@ -16,6 +16,7 @@ from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
 from ..config import Params
+from ..errors import ConfigError
 from ..training.ema import evaluated
 from ..training.execution import Execution
 from ..training.loop import LabeledData
@@ -59,6 +60,18 @@ class Method(ABC):
     def stream_shape(cls, params: Params) -> tuple[int, bool, int]:
         """(batch size, augment, most batches per round) of the unlabelled stream, for methods that use one."""
         raise NotImplementedError(f"{cls.name} reads no unlabelled images")
+
+    @classmethod
+    def unlabeled_per_step(cls, params: Params) -> int:
+        """Unlabelled images one optimiser step reads (one rank): the unit a budget of unlabelled images seen counts
+        in, the same for every method. 0: a method that reads none."""
+        return 0
+
+    @classmethod
+    def budget_overrides(cls, params: Params, images: int, validations: int) -> list[str]:
+        """The overrides (`key=value`) of this method's own section that give it `images` unlabelled images seen,
+        in `validations` validated rounds of equal length."""
+        raise ConfigError(f"{cls.name} reads no unlabelled images while it trains: it has no budget in images seen")
 
     @abstractmethod
     def batches(self, round_: int) -> Iterable[Any]:
@@ -143,3 +156,12 @@ class OneNetwork(Method):
         self.scheduler.load_state_dict(state["scheduler"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
+
+
+def round_steps(name: str, images: int, per_step: int, validations: int) -> int:
+    """Optimiser steps per round for `images` unlabelled images seen over `validations` rounds; one clear line when
+    the budget is not a whole number of equal rounds of whole batches."""
+    if images <= 0 or per_step <= 0 or images % (per_step * validations):
+        raise ConfigError(f"--images {images}: {name} reads {per_step} unlabelled images a step and validates "
+                          f"{validations} times; use a multiple of {per_step * validations}")
+    return images // (per_step * validations)

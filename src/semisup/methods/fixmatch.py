@@ -22,7 +22,7 @@ from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
 from ..training.loop import NOISE_STRIDE, LabeledData
-from .base import OneNetwork, Rounds, Unlabeled
+from .base import OneNetwork, Rounds, Unlabeled, round_steps
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -69,6 +69,16 @@ class FixMatch(OneNetwork):
     def initial_model(self, params: Params) -> Classifier:
         """ResNet18 from scratch (random weights drawn from `seed`)."""
         return Classifier(stem=params.model.stem)
+
+    @classmethod
+    def unlabeled_per_step(cls, params: Params) -> int:
+        cfg = getattr(params, cls.name)
+        return cfg.mu * cfg.labeled_batch
+
+    @classmethod
+    def budget_overrides(cls, params: Params, images: int, validations: int) -> list[str]:
+        steps = round_steps(cls.name, images, cls.unlabeled_per_step(params), validations)
+        return [f"{cls.name}.epochs={validations}", f"{cls.name}.steps_per_epoch={steps}"]
 
     @classmethod
     def stream_shape(cls, params: Params) -> tuple[int, bool, int]:

@@ -24,7 +24,7 @@ from ..files import atomic_path
 from ..models import Classifier, Generator, to_unit_range
 from ..training.schedules import make_scheduler
 from ..training.loop import NOISE_STRIDE, LabeledData
-from .base import Method, Rounds, Unlabeled
+from .base import Method, Rounds, Unlabeled, round_steps
 
 
 @contextlib.contextmanager
@@ -96,6 +96,15 @@ class SemiSupervisedGan(Method):
     @classmethod
     def stream_shape(cls, params: Params) -> tuple[int, bool, int]:
         return params.gan.batch_size, params.train.augment, params.gan.max_steps_per_epoch
+
+    @classmethod
+    def unlabeled_per_step(cls, params: Params) -> int:
+        return params.gan.batch_size
+
+    @classmethod
+    def budget_overrides(cls, params: Params, images: int, validations: int) -> list[str]:
+        steps = round_steps(cls.name, images, cls.unlabeled_per_step(params), validations)
+        return [f"gan.epochs={validations}", f"gan.max_steps_per_epoch={steps}"]
 
     def batches(self, round_: int) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         for x_unlabeled in self.unlabeled.batches(round_):

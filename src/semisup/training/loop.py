@@ -62,7 +62,7 @@ class LabeledData:
 @dataclass
 class TrainResult:
     classifier_state: dict[str, torch.Tensor]
-    best_epoch: int  # 1-based
+    best_epoch: int  # the round (1-based) of the best validation
     val_accuracy: float
     val_loss: float
     epochs_run: int
@@ -71,6 +71,7 @@ class TrainResult:
     generator_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0  # classifier optimiser steps taken: the budget that runs are compared at
+    best_step: int = 0  # the optimiser step of the best validation (what the curves' x counts)
 
     def summary(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("classifier_state", "generator_state", "history")}
@@ -213,23 +214,26 @@ def check_finite(values: dict[str, float], epoch: int, checkpoint: Checkpoint) -
 
 
 class Best:
-    """Keeps the earliest epoch with the highest validation accuracy (validation only, never test)."""
+    """Keeps the earliest round with the highest validation accuracy (validation only, never test), with its
+    optimiser step."""
 
     def __init__(self) -> None:
-        self.accuracy, self.loss, self.epoch, self.states = -1.0, math.inf, 0, None
+        self.accuracy, self.loss, self.epoch, self.step, self.states = -1.0, math.inf, 0, 0, None
 
-    def update(self, accuracy: float, loss: float, epoch: int, *models: torch.nn.Module) -> bool:
+    def update(self, accuracy: float, loss: float, epoch: int, step: int, *models: torch.nn.Module) -> bool:
         if accuracy <= self.accuracy:
             return False
-        self.accuracy, self.loss, self.epoch = accuracy, loss, epoch
+        self.accuracy, self.loss, self.epoch, self.step = accuracy, loss, epoch, step
         self.states = [copy.deepcopy(m.state_dict()) for m in models]
         return True
 
     def state(self) -> dict[str, Any]:
-        return {"accuracy": self.accuracy, "loss": self.loss, "epoch": self.epoch, "states": self.states}
+        return {"accuracy": self.accuracy, "loss": self.loss, "epoch": self.epoch, "step": self.step,
+                "states": self.states}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.accuracy, self.loss, self.epoch, self.states = state["accuracy"], state["loss"], state["epoch"], state["states"]
+        self.step = state.get("step", 0)
 
 
 def calibration_batches(x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, ...]:
@@ -294,7 +298,7 @@ def fit(method: Method, data: LabeledData | None, params: Params, exe: Execution
                 if validating:
                     val = validate(method.judged(), data, params, exe.amp)
                     check_finite({"val_loss": val.loss}, round_, checkpoint)
-                    best.update(val.accuracy, val.loss, round_, *method.kept())
+                    best.update(val.accuracy, val.loss, round_, steps, *method.kept())
                     row.update(val_accuracy=val.accuracy, val_loss=val.loss)
                     bar.set_postfix(val_acc=f"{val.accuracy:.3f}", best=best.epoch, img_s=f"{images / seconds:.0f}")
                 history.append(row)
@@ -311,11 +315,11 @@ def fit(method: Method, data: LabeledData | None, params: Params, exe: Execution
                              "steps": steps})
     bar.close()
     if plan.validate_every == 0:  # nothing to select on: the last state
-        best.epoch, best.states = plan.count, [copy.deepcopy(m.state_dict()) for m in method.kept()]
+        best.epoch, best.step, best.states = plan.count, steps, [copy.deepcopy(m.state_dict()) for m in method.kept()]
     states = best.states or [{}]
     return TrainResult(states[0], best.epoch, best.accuracy, best.loss, plan.count, seconds,
                        images / max(seconds, 1e-9), generator_state=states[1] if len(states) > 1 else None,
-                       history=history, steps=steps)
+                       history=history, steps=steps, best_step=best.step)
 
 
 def replay(live: Live | None, history: list[dict[str, float]]) -> None:
