@@ -78,7 +78,7 @@ def test_a_study_result_reads_the_model_once_and_records_the_pretraining_of_arms
     """`semisup study run`'s measurement on the pipeline's own outputs: the test accuracy evaluate also wrote, the
     stand-in named by its settings, and the pretraining's cost for the methods that start from its encoder (those
     whose class names a `pretrained` file), not for the others."""
-    from semisup.evaluation.study import measure
+    from semisup.evaluation.study_run import measure
 
     monkeypatch.chdir(repo)
     for method in names():
@@ -95,7 +95,8 @@ def test_a_budget_ladder_gives_each_unlabelled_method_the_images_it_names_and_ru
     """`semisup study run --images`: the GAN and FixMatch each see exactly the budget (steps x unlabelled images per
     step), the baseline runs once as the flat reference, every result keeps its per-photo test probabilities and the
     optimiser step of its best validation, and params.yaml is left as the study's own."""
-    from semisup.evaluation.study import load_results, run_study
+    from semisup.evaluation.study_run import run_study
+    from semisup.evaluation.study_tables import load_results
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

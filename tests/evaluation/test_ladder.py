@@ -5,7 +5,8 @@ import json
 import pytest
 
 from semisup.evaluation.ladder import correct, ladder_sections, render_ladder, rungs
-from semisup.evaluation.study import load_results, result_path, study_sections
+from semisup.evaluation.study_run import result_path
+from semisup.evaluation.study_tables import load_results, study_sections
 
 
 def result(arm, seed, right, budget=None, images=0):

@@ -7,7 +7,8 @@ import statistics
 import pytest
 
 from semisup.errors import ConfigError
-from semisup.evaluation.study import load_results, plot_curves, render, result_path, run_study, seed_range
+from semisup.evaluation.study_run import result_path, run_study, seed_range
+from semisup.evaluation.study_tables import load_results, plot_curves, render
 
 
 def test_seeds_are_ranges_or_lists_and_anything_else_is_named():
@@ -97,7 +98,7 @@ def test_results_on_other_data_are_refused_rather_than_mixed(results, tmp_path_f
 
 
 def test_the_report_carries_every_committed_study(results, tmp_path_factory):
-    from semisup.evaluation.study import study_sections
+    from semisup.evaluation.study_tables import study_sections
 
     root = tmp_path_factory.mktemp("clone") / "metrics" / "study"
     root.mkdir(parents=True)
@@ -118,7 +119,7 @@ def test_the_report_carries_every_committed_study(results, tmp_path_factory):
 
 
 def test_studies_that_differ_only_in_labels_give_a_labels_curve(results, tmp_path_factory):
-    from semisup.evaluation.study import study_sections
+    from semisup.evaluation.study_tables import study_sections
 
     root = tmp_path_factory.mktemp("labels") / "metrics" / "study"
     shutil.copytree(results, root / "study")
@@ -158,7 +159,7 @@ def test_each_variant_s_arms_stay_together_and_each_encoder_s_pretraining_is_cou
 
 def test_a_variant_swept_over_labels_is_one_curve(results, tmp_path_factory):
     """The labelled size is not part of a variant's name, so the same recipe at 100 and 200 labels is one column."""
-    from semisup.evaluation.study import study_sections
+    from semisup.evaluation.study_tables import study_sections
 
     root = tmp_path_factory.mktemp("variant-labels") / "metrics" / "study"
     shutil.copytree(results, root / "study")
@@ -192,7 +193,8 @@ def test_the_stand_in_is_named_by_its_settings_so_plain_and_busy_studies_stay_ap
     from dataclasses import replace
 
     from semisup.config import Params
-    from semisup.evaluation.study import data_identity, data_text
+    from semisup.evaluation.study_run import data_identity
+    from semisup.evaluation.study_tables import data_text
 
     plain = Params()
     plain = replace(plain, data=replace(plain.data, source="synthetic",
@@ -212,9 +214,26 @@ def test_the_stand_in_is_named_by_its_settings_so_plain_and_busy_studies_stay_ap
 
 
 def test_a_result_names_the_cpu_its_seconds_were_measured_on(tmp_path):
-    from semisup.evaluation.study import machine
+    from semisup.evaluation.study_run import machine
 
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n")
     assert machine(2, cpuinfo).startswith("AMD EPYC 7B13, ") and machine(2, cpuinfo).endswith(", 2 threads")
     assert machine(4, tmp_path / "absent").endswith("4 threads")  # no /proc (macOS): the architecture alone
+
+
+def test_a_study_refuses_params_set_by_hand_rather_than_dropping_them(tmp_path, monkeypatch):
+    """`semisup params profile=smoke data.val_size=30`, then `semisup study run`: one line naming the key and --set."""
+    from pathlib import Path
+
+    from semisup.evaluation.study import refuse_hand_edits
+    from semisup.params import compose
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "conf").symlink_to(root / "conf")
+    compose(tmp_path / "params.yaml", tmp_path / "conf", ["profile=smoke", "seed=3"])
+    refuse_hand_edits(tmp_path / "params.yaml", "smoke")  # the profile and a seed: nothing dropped
+    compose(tmp_path / "params.yaml", tmp_path / "conf", ["profile=smoke", "data.val_size=30"])
+    with pytest.raises(ConfigError, match=r"differs from profile 'smoke' in data.val_size=30: .*--set data.val_size=30"):
+        refuse_hand_edits(tmp_path / "params.yaml", "smoke")

@@ -136,7 +136,7 @@ def plot_ladder(ladders: dict[Path, dict[str, dict[int, dict[str, Any]]]], path:
 
 def ladder_sections(root: Path = Path("metrics/study")) -> str:
     """Every committed ladder under `root`: its table, and one figure for all of them (`<root>/ladder.png`)."""
-    from .study import load_results
+    from .study_tables import load_results
 
     folders = ladder_folders(root)
     if not folders:

@@ -7,7 +7,6 @@ Rows come from `dvc.api.exp_show()` (one per experiment); rows from different da
 """
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,7 +342,7 @@ def plot_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]], path: Path) -
 def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[str, str] | None = None) -> str:
     """`improved`: the improved profile's recipe per method (`improved_recipes()`), to name arms relative to it."""
     from .ladder import ladder_sections
-    from .study import study_sections
+    from .study_tables import study_sections
 
     summaries = summarize(runs)
     study = study_sections(markdown.parent / "study")
