@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from .errors import PipelineError
-from .text import plural
 
 _NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS)
 _TEMPORARY = re.compile(r"^\.(?P<stem>.+)\.(?P<pid>\d+)\.tmp(?P<suffix>\.[^.]+)?$")  # `_temporary`'s names
@@ -184,3 +183,14 @@ def check_writable(*folders: str | Path) -> None:
         print(f"removed {plural(len(stale), 'temporary file')} left by an interrupted run: "
               f"{', '.join(map(str, stale))}", file=sys.stderr)
 
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """`1 photo`, `2 photos`, `0 photos` (`nouns` for an irregular plural)."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def printable(name: str) -> str:
+    """A file name as UTF-8 text: the bytes of a name that is not valid UTF-8 (which Python keeps as lone
+    surrogates, `bad\\udcffname.jpg`) written as `\\xff` escapes, so a CSV or a terminal never fails on it."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
