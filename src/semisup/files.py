@@ -64,7 +64,7 @@ def _make_folder(path: Path) -> None:
 
 def _failed(exc: BaseException, targets: list[Path], temporaries: list[Path]) -> None:
     """Remove the temporaries (asking about the disk before their space is freed), then say why in one line."""
-    full = _disk_full(exc, targets[0].parent)
+    full = any(_disk_full(exc, folder) for folder in dict.fromkeys(t.parent for t in targets))
     for tmp in temporaries:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)

@@ -140,8 +140,9 @@ def test_corrupt_photos_are_listed_and_skipped(model_file, photos, tmp_path, cap
     assert cli("predict", model_file, folder, "--out", out, "--device", "cpu") == 0
     assert [r[0] for r in read_csv(out)[1:]] == [f"{folder}/a.jpg", f"{folder}/d.jpg"]
     skipped = dict(read_csv(tmp_path / "pred.skipped.csv")[1:])
-    assert set(skipped) == {f"{folder}/b_truncated.jpg", f"{folder}/c_empty.jpg"}
+    assert set(skipped) == {f"{folder}/b_truncated.jpg", f"{folder}/c_empty.jpg", f"{folder}/notes.txt"}
     assert "corrupt" in skipped[f"{folder}/b_truncated.jpg"] and skipped[f"{folder}/c_empty.jpg"] == "empty file"
+    assert skipped[f"{folder}/notes.txt"] == "ignored: not a photo (only .jpg, .jpeg and .png are read)"
     err = capsys.readouterr().err
     assert f"skipped {folder}/c_empty.jpg: empty file" in err
 
@@ -176,7 +177,7 @@ def test_a_photo_dali_cannot_decode_is_skipped_not_fatal(model_file, photos, tmp
         (folder / name).write_bytes((photos / "cat_2.jpg").read_bytes())
     (folder / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG" * 20)
     model, meta = load_model(model_file, CPU)
-    monkeypatch.setattr(predict, "inspect_image", lambda data: ImageCheck("sha"))
+    monkeypatch.setattr(predict.walk, "inspect_image", lambda data: ImageCheck("sha"))
     skipped = []
     rows = list(predict_paths(model, meta, [folder], "cpu", batch_size=3, on_skip=skipped.append))
     assert [p.file for p in rows] == [f"{folder}/a.jpg", f"{folder}/c.jpg"]
