@@ -95,7 +95,9 @@ BAD_VALUES = [
     ("data.test_size", -200),
     ("data.test_size", 7),
     ("data.synthetic.per_class", 1),
+    ("data.synthetic.per_class", 10**9),  # no upper bound once: prepare would draw for days
     ("data.synthetic.unlabeled", -1),
+    ("data.synthetic.unlabeled", 10**9),
     ("data.synthetic.size", 8),
     ("data.synthetic.size", 1024),
     ("labeled.size", 0),
@@ -291,6 +293,25 @@ def test_load_params_invalid_yaml(tmp_path):
     path.write_text("seed: [1, 2\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(path)
+
+
+def test_a_key_given_twice_is_refused_not_the_last_kept(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("seed: 0\nimage_size: 32\nseed: 7\n")
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: line 3: key 'seed' is given twice (first on line 1); keep one"
+    path.write_text("data:\n  val_size: 200\n  val_size: 400\n")
+    with pytest.raises(ConfigError, match=r"line 3: key 'val_size' is given twice \(first on line 2\)"):
+        load_params(path)
+
+
+def test_a_params_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes(b"seed: 0\nprofile: d\xffmo\n")
+    with pytest.raises(ConfigError) as info:
+        load_params(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xff at offset 18); save it as UTF-8"
 
 
 def test_load_params_from_file_reports_bad_value(tmp_path):

@@ -7,3 +7,10 @@ class PipelineError(Exception):
 
 class ConfigError(PipelineError):
     """A parameter in params.yaml is wrong."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a scheduler's stop), raised in the main thread like Ctrl-C so that every `finally` and
+    temporary-file cleanup runs before the process ends (Python's default would end it on the spot)."""
+
+    signal_number = 15

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import shutil
+import zipfile
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -385,3 +386,16 @@ def test_an_unreadable_file_is_excluded_with_its_reason(tmp_path, make_photo):
     records = prepare(source, tmp_path / "data", 2, 2, 0, set())
     gone = [r for r in records if r.source_name.endswith("dog.9.jpg")]
     assert len(gone) == 1 and gone[0].split == "excluded" and gone[0].reason.startswith("cannot be read (")
+
+
+def test_a_zip_bomb_member_is_excluded_with_its_reason_not_unpacked(tmp_path, make_photo):
+    """A 64 MiB member of zeros deflated to 64 KiB: once read whole into memory (a 2 GiB one peaked at 5.2 GB)."""
+    source = tmp_path / "train.zip"
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        for i in range(4):
+            archive.writestr(f"train/cat.{i}.jpg", make_photo(f"c{i}"))
+            archive.writestr(f"train/dog.{i}.jpg", make_photo(f"d{i}"))
+        archive.writestr("train/dog.9.jpg", bytes(64 << 20))
+    records = prepare(source, tmp_path / "data", 2, 2, 0, set())
+    (bomb,) = [r for r in records if r.source_name.endswith("dog.9.jpg")]
+    assert bomb.split == "excluded" and bomb.reason.startswith("refused: 63.7 KiB that unpack to 64.0 MiB (over 100:1, a zip bomb?)"), bomb

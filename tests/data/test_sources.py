@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import photo_bytes, zip_bytes
+from semisup.data import sources
 from semisup.errors import PipelineError
-from semisup.data.sources import Identity, iter_entries, parse_name, train_zip_siblings
+from semisup.data.sources import Identity, Refused, iter_entries, parse_name, train_zip_siblings
 
 
 def photos(source: Path) -> dict[str, str]:
@@ -302,3 +305,56 @@ def test_fingerprint_follows_the_content_not_the_path(tmp_path: Path) -> None:
     assert fingerprint_source("synthetic") == {"source": "synthetic"}
     with pytest.raises(PipelineError, match="data.source: .* does not exist"):
         fingerprint_source(tmp_path / "missing.zip")
+
+
+# ------------------------------------------------------------------------------------------- zip bombs, huge members
+
+BOMB = 64 << 20  # 64 MiB of zeros: deflates to about 64 KiB (1000:1), a small stand-in for the issue's 2 GiB member
+
+
+def bomb_zip(path: Path, name: str = "train/cat.7.jpg", inner: bool = False) -> Path:
+    """A zip with one ordinary photo and a member of zeros (in an inner zip when `inner`)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("train/cat.1.jpg", photo_bytes("ok"))
+        if inner:
+            archive.writestr("bomb.zip", bytes(BOMB))  # deflated: it would be spooled whole to disk to be opened
+        else:
+            archive.writestr(name, bytes(BOMB))
+    return path
+
+
+def test_a_zip_bomb_member_is_refused_from_its_header_and_named(tmp_path, monkeypatch):
+    source = bomb_zip(tmp_path / "bomb.zip")
+    read_sizes = []
+    real_read = zipfile.ZipExtFile.read
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, n=-1: read_sizes.append(n) or real_read(self, n))
+    walk = iter_entries(source)  # entries are read while the walk is in their archive
+    good, bomb = next(walk), next(walk)
+    assert good.refused == "" and good.read() == photo_bytes("ok")
+    assert bomb.name.endswith("cat.7.jpg") and bomb.refused == \
+        "refused: 63.7 KiB that unpack to 64.0 MiB (over 100:1, a zip bomb?); photos barely compress"
+    read_sizes.clear()
+    with pytest.raises(Refused, match="zip bomb"):
+        bomb.read()
+    assert read_sizes == []  # not one byte of it was unpacked
+    assert list(walk) == []
+
+
+def test_a_deflated_inner_zip_bomb_is_not_spooled(tmp_path):
+    (entry,) = [e for e in iter_entries(bomb_zip(tmp_path / "outer.zip", inner=True)) if e.name.endswith("bomb.zip")]
+    assert "zip bomb" in entry.refused
+
+
+def test_a_member_over_the_size_cap_is_refused_and_streams_stop_at_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "FILE_MAX", 10_000)
+    noise = np.random.default_rng(0).bytes(20_000)  # incompressible: the ratio is fine, the size is not
+    path = tmp_path / "big.zip"
+    path.write_bytes(zip_bytes({"train/cat.1.jpg": noise}))
+    (entry,) = iter_entries(path)
+    assert entry.refused == "refused: unpacks to 19.5 KiB, over the 9.8 KiB limit for one file"
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "cat.2.jpg").write_bytes(noise)
+    (plain,) = iter_entries(tmp_path / "folder")
+    assert plain.refused == entry.refused
+    with pytest.raises(Refused, match="more than the 9.8 KiB limit"):
+        b"".join(sources._chunks(io.BytesIO(noise), 10_000))  # a header that understates the size is stopped too

@@ -152,3 +152,17 @@ def test_a_labelled_size_sweep_gets_its_table_and_plot(tmp_path):
     assert "| dogs-vs-cats-mini.zip | 32 px | paper | random | 200 | 2 | 62.5 ± 0.7% | 64.5 ± 0.7% |" in text
     assert (tmp_path / "report-labels.png").read_bytes()[:4] == b"\x89PNG"
     assert "report-labels.png" in (tmp_path / "report.md").read_text()
+
+
+def test_report_outside_a_git_repository_is_one_line(tmp_path, monkeypatch, capsys):
+    """It printed `dvc.scm.CloneError` and a traceback."""
+    from semisup.__main__ import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))  # never the repository around a temp folder
+    with pytest.raises(SystemExit) as info:
+        main(["report"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith(f"error: semisup report: {tmp_path.resolve()} is not a git repository with commits (")
+    assert err[0].endswith("run it in the project's clone, where DVC keeps the experiments")

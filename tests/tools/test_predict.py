@@ -6,12 +6,15 @@ well-formed and repeatable) and run for real on a few of the shared photos, thro
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import os
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -22,6 +25,7 @@ from semisup.artifacts import load_model, save_model
 from semisup.config import params_from_dict
 from semisup.data.images import ImageCheck
 from semisup.data.loaders import iterate_labeled
+from semisup.errors import Terminated
 from semisup.models import Classifier
 from semisup.tools.predict import LeastConfident, Prediction, kaggle_rows, predict_paths
 
@@ -140,8 +144,9 @@ def test_corrupt_photos_are_listed_and_skipped(model_file, photos, tmp_path, cap
     assert cli("predict", model_file, folder, "--out", out, "--device", "cpu") == 0
     assert [r[0] for r in read_csv(out)[1:]] == [f"{folder}/a.jpg", f"{folder}/d.jpg"]
     skipped = dict(read_csv(tmp_path / "pred.skipped.csv")[1:])
-    assert set(skipped) == {f"{folder}/b_truncated.jpg", f"{folder}/c_empty.jpg"}
+    assert set(skipped) == {f"{folder}/b_truncated.jpg", f"{folder}/c_empty.jpg", f"{folder}/notes.txt"}
     assert "corrupt" in skipped[f"{folder}/b_truncated.jpg"] and skipped[f"{folder}/c_empty.jpg"] == "empty file"
+    assert skipped[f"{folder}/notes.txt"] == "ignored: not a photo (only .jpg, .jpeg and .png are read)"
     err = capsys.readouterr().err
     assert f"skipped {folder}/c_empty.jpg: empty file" in err
 
@@ -176,7 +181,7 @@ def test_a_photo_dali_cannot_decode_is_skipped_not_fatal(model_file, photos, tmp
         (folder / name).write_bytes((photos / "cat_2.jpg").read_bytes())
     (folder / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not a JPEG" * 20)
     model, meta = load_model(model_file, CPU)
-    monkeypatch.setattr(predict, "inspect_image", lambda data: ImageCheck("sha"))
+    monkeypatch.setattr(predict.walk, "inspect_image", lambda data: ImageCheck("sha"))
     skipped = []
     rows = list(predict_paths(model, meta, [folder], "cpu", batch_size=3, on_skip=skipped.append))
     assert [p.file for p in rows] == [f"{folder}/a.jpg", f"{folder}/c.jpg"]
@@ -281,3 +286,154 @@ def test_the_sheet_marks_right_and_wrong_where_the_name_gives_the_class(tmp_path
     sheet = Image.open(tmp_path / "sheet.png").convert("RGB")
     pixels = {sheet.getpixel((x, y)) for x in range(sheet.width) for y in range(sheet.height)}
     assert (0, 170, 0) in pixels and (210, 0, 0) in pixels  # one right (green frame), one wrong (red frame)
+
+
+# ------------------------------------------------------------------------------- hostile inputs (issue 27)
+
+
+def test_a_file_name_that_is_not_utf8_is_written_escaped_with_its_skip(model_file, photos, tmp_path):
+    """`bad\\xffutf8.jpg`: a traceback at the CSV write, and p.skipped.csv lost when the photo was a skip."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    good = os.fsdecode(b"bad\xffutf8.jpg")
+    (folder / good).write_bytes((photos / "cat_1.jpg").read_bytes())
+    (folder / os.fsdecode(b"empty\xfe.jpg")).write_bytes(b"")
+    out = tmp_path / "p.csv"
+    done = subprocess.run([sys.executable, "-m", "semisup", "predict", str(model_file), str(folder), "--out", str(out),
+                           "--device", "cpu"], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert [r[0] for r in read_csv(out)[1:]] == [f"{folder}/bad\\xffutf8.jpg"]
+    assert read_csv(tmp_path / "p.skipped.csv")[1:] == [[f"{folder}/empty\\xfe.jpg", "empty file"]]
+    err = done.stderr.decode()
+    assert "warning: 1 file name is not valid UTF-8 and is written with \\xNN escapes in" in err
+    assert f"wrote {out}: 1 photo (cat" in done.stdout.decode()
+
+
+@pytest.fixture()
+def old_outputs(tmp_path) -> dict[Path, str]:
+    """An earlier run's outputs, which a failed run must leave exactly as they were."""
+    files = {tmp_path / "p.csv": "old rows\n", tmp_path / "p.skipped.csv": "old skips\n",
+             tmp_path / "sheet.png": "old sheet", tmp_path / "sub.csv": "old submission\n"}
+    for path, text in files.items():
+        path.write_text(text)
+    return files
+
+
+def left_as_they_were(old: dict[Path, str], folder: Path) -> bool:
+    """Every old output unchanged, and no temporary left beside them."""
+    return all(p.read_text() == text for p, text in old.items()) and not any(".tmp" in p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("failing", ["skipped list", "sheet"])
+def test_a_full_disk_on_any_output_leaves_every_old_output(model_file, photos, tmp_path, old_outputs, monkeypatch,
+                                                          capsys, failing):
+    """p.csv fitted, p.skipped.csv did not: a fresh p.csv sat beside a stale p.skipped.csv. The sheet did not: the
+    submission was never attempted, and the message did not say so (now it names all four, none written)."""
+    real = predict.cli._write_csv
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if failing == "sheet":
+        monkeypatch.setattr(predict.cli, "write_png", full)
+    else:
+        monkeypatch.setattr(predict.cli, "_write_csv",
+                            lambda path, *rest: full() if "skipped" in path.name else real(path, *rest))
+    code = cli("predict", model_file, photos, "--out", tmp_path / "p.csv", "--device", "cpu",
+               "--sheet", tmp_path / "sheet.png", "--kaggle", tmp_path / "sub.csv")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 2 and left_as_they_were(old_outputs, tmp_path)
+    names = ", ".join(str(tmp_path / n) for n in ("p.csv", "p.skipped.csv", "sheet.png", "sub.csv"))
+    assert err == (f"error: {names}: the disk is full; free some space and rerun (none of them was written; the "
+                   "previous ones, if any, are unchanged)")
+
+
+def test_a_failed_sheet_or_submission_leaves_every_old_output_and_says_so(model_file, photos, kaggle_zip, tmp_path,
+                                                                          old_outputs, monkeypatch, capsys):
+    sample = tmp_path / "sample.csv"
+    sample.write_text("id,label\n1,0\n99,0\n")
+    code = cli("predict", model_file, kaggle_zip, "--out", tmp_path / "p.csv", "--device", "cpu",
+               "--sheet", tmp_path / "sheet.png", "--kaggle", tmp_path / "sub.csv", "--sample-submission", sample)
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    sample.unlink()
+    assert code == 2 and left_as_they_were(old_outputs, tmp_path)
+    assert err.startswith("error: 1 of the 2 ids of") and err.endswith(
+        f"; nothing was written; {tmp_path / 'p.csv'}, {tmp_path / 'p.skipped.csv'}, {tmp_path / 'sheet.png'}, "
+        f"{tmp_path / 'sub.csv'} left as they were")
+
+
+def test_sigterm_during_predict_says_so_and_leaves_every_old_output(model_file, photos, tmp_path, old_outputs,
+                                                                    monkeypatch, capsys):
+    """It exited 143 with no message (and the temporary CSV stayed)."""
+    def stopped(*args, **kwargs):
+        yield from []
+        raise Terminated()
+
+    monkeypatch.setattr(predict.cli, "predict_paths", stopped)
+    code = cli("predict", model_file, photos, "--out", tmp_path / "p.csv", "--device", "cpu",
+               "--sheet", tmp_path / "sheet.png", "--kaggle", tmp_path / "sub.csv")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code == 143 and left_as_they_were(old_outputs, tmp_path)
+    assert err.startswith("terminated (SIGTERM); nothing was written; ") and err.endswith(" left as they were")
+
+
+def test_a_sixteen_bit_greyscale_png_is_predicted_like_its_eight_bit_copy(model_file, originals, tmp_path):
+    """Pillow clipped I;16 at 255 (98% white pixels): a confident wrong row with no warning."""
+    grey = np.asarray(Image.open(originals / "cat.1.jpg").convert("L"))
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    Image.fromarray(grey).save(folder / "a8.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(folder / "b16.png")
+    assert Image.open(folder / "b16.png").mode == "I;16"
+    model, meta = load_model(model_file, CPU)
+    eight, sixteen = predict_paths(model, meta, [folder], "cpu")
+    assert sixteen.probabilities == pytest.approx(eight.probabilities, abs=1e-6)
+
+
+def test_a_zip_bomb_member_is_skipped_naming_it(model_file, photos, tmp_path):
+    bomb = tmp_path / "photos.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("cat.1.jpg", (photos / "cat_1.jpg").read_bytes())
+        archive.writestr("zeros.jpg", bytes(64 << 20))
+    model, meta = load_model(model_file, CPU)
+    skipped = []
+    (row,) = predict_paths(model, meta, [bomb], "cpu", on_skip=skipped.append)
+    assert row.file == f"{bomb}/cat.1.jpg"
+    assert [(s.file, s.reason.split(" (")[0]) for s in skipped] == [(f"{bomb}/zeros.jpg", "refused: 63.7 KiB that unpack to 64.0 MiB")]
+
+
+def test_every_ignored_file_is_named(model_file, photos, tmp_path, capsys):
+    """"ignored 4 files that are not photos (e.g. a.gif)" named one of them."""
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    (folder / "cat.1.jpg").write_bytes((photos / "cat_1.jpg").read_bytes())
+    for name in ("a.gif", "b.webp", "c.txt", "d.txt"):
+        (folder / name).write_bytes(b"x")
+    out = tmp_path / "p.csv"
+    assert cli("predict", model_file, folder, "--out", out, "--device", "cpu") == 0
+    lines = capsys.readouterr().out.splitlines()
+    names = ", ".join(f"{folder}/{n}" for n in ("a.gif", "b.webp", "c.txt", "d.txt"))
+    assert f"ignored 4 files that are not photos: {names}; listed in {tmp_path / 'p.skipped.csv'}" in lines
+    assert [r[0] for r in read_csv(tmp_path / "p.skipped.csv")[1:]] == names.split(", ")
+
+
+def test_a_model_with_an_absurd_image_size_is_one_line_naming_it(model_file, photos, tmp_path, capsys):
+    """image_size 10^5 made every photo a "DALI cannot decode it (std::bad_alloc)" skip, blaming the photos."""
+    blob = torch.load(model_file, weights_only=True)
+    bad = tmp_path / "huge.pt"
+    torch.save({**blob, "image_size": 10**5}, bad)
+    assert cli("predict", bad, photos, "--out", tmp_path / "p.csv", "--device", "cpu") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {bad}: image_size: 100000 is not allowed; use the side the model was trained at, from 8 "
+                   "to 1024 px"] and not (tmp_path / "p.csv").exists()
+
+
+def test_accuracy_and_plurals_where_the_names_give_the_class(model_file, photos, tmp_path, capsys):
+    out, sheet = tmp_path / "p.csv", tmp_path / "sheet.png"
+    assert cli("predict", model_file, photos / "cat_1.jpg", "--out", out, "--device", "cpu", "--sheet", sheet) == 0
+    lines = capsys.readouterr().out.splitlines()
+    predicted = read_csv(out)[1][1]
+    assert lines[0].startswith(f"wrote {out}: 1 photo (cat ")
+    assert lines[1] == f"accuracy where the file name gives the class: {int(predicted == 'cat')} of 1 photo right " \
+                       f"({float(predicted == 'cat'):.1%})"
+    assert lines[2] == f"wrote {sheet}: the 1 least confident photo"

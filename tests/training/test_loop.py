@@ -2,7 +2,11 @@
 checkpoints, the resume fingerprint, validation. Every method's contract (determinism, exact resume, the NaN guard)
 is in test_methods.py."""
 import math
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -265,3 +269,60 @@ def test_calibration_batches_weigh_every_image_alike():
     sizes = [len(b) for b in calibration_batches(torch.zeros(1024, 1), 250)]
     assert sum(sizes) == 1024 and max(sizes) <= 250 and max(sizes) - min(sizes) <= 1  # not 4 x 250 + 24
     assert [len(b) for b in calibration_batches(torch.zeros(7, 1), 250)] == [7]
+
+
+HOLD = """
+import os, sys
+from pathlib import Path
+from semisup.cli import run_stage
+from semisup.training.loop import Checkpoint
+
+def main():
+    Checkpoint(Path(sys.argv[1]), "k").hold()
+    print("holding", flush=True)
+    if sys.argv[2] == "kill":
+        os.kill(os.getpid(), 9)
+    if sys.argv[2] == "fail":
+        raise RuntimeError("a crash")
+    sys.stdin.read()  # until the test stops it
+
+run_stage(main)
+"""
+
+
+def hold_in_child(path: Path, how: str) -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", HOLD, str(path), how], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert child.stdout.readline() == "holding\n"
+    return child
+
+
+def test_the_lock_file_goes_with_the_run_however_it_ends(tmp_path):
+    """A clean end, a crash, SIGTERM: the process survives long enough to remove `<checkpoint>.lock`."""
+    path = tmp_path / "baseline.pt"
+    first = Checkpoint(path, "k")
+    first.hold()
+    assert (tmp_path / "baseline.pt.lock").is_file()
+    first.remove()
+    assert list(tmp_path.iterdir()) == []
+    crashed = hold_in_child(path, "fail")
+    crashed.communicate(timeout=60)
+    assert crashed.returncode == 1 and list(tmp_path.iterdir()) == []
+    stopped = hold_in_child(path, "wait")
+    stopped.send_signal(signal.SIGTERM)
+    _, err = stopped.communicate(timeout=60)
+    assert stopped.returncode == 143 and "terminated (SIGTERM)" in err and list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_in_one_line(tmp_path, capsys):
+    path = tmp_path / "baseline.pt"
+    killed = hold_in_child(path, "kill")
+    killed.communicate(timeout=60)
+    assert killed.returncode == -9 and (tmp_path / "baseline.pt.lock").is_file()
+    checkpoint = Checkpoint(path, "k")
+    checkpoint.hold()
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"{re.escape(str(tmp_path))}/baseline.pt.lock: left by pid {killed.pid} \(`.*`, started .*\), "
+                        r"which ended without removing it; taken over", out), out
+    checkpoint.release()
+    assert list(tmp_path.iterdir()) == []

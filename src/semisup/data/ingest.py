@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..errors import PipelineError
 from ..files import atomic_path
 from .images import as_rgb_jpeg, inspect_image
-from .sources import Entry, iter_entries, parse_name
+from .sources import Entry, Refused, iter_entries, parse_name
 
 SPLITS = ("val", "test", "pool", "test1")  # pool: labelled candidates for curation; test1: Kaggle's unlabelled photos
 BATCH = 256
@@ -65,9 +65,13 @@ def scan(entries: Iterable[Entry], workers: int | None = None) -> list[Record]:
 
 
 def _read(entry: Entry) -> tuple[bytes, str]:
-    """The entry's bytes, or none and why (a broken symlink, a file without read permission)."""
+    """The entry's bytes, or none and why (a broken symlink, a file without read permission, over a size limit)."""
+    if entry.refused:
+        return b"", entry.refused
     try:
         return entry.read(), ""
+    except Refused as exc:
+        return b"", exc.strerror
     except OSError as exc:
         return b"", f"cannot be read ({exc.strerror or type(exc).__name__})"
 

@@ -3,11 +3,16 @@
 Kaggle's `dogs-vs-cats.zip` holds `train.zip` and `test1.zip`, which are read in place (members of a zip are opened as
 seekable streams); a folder is walked the same way, with any zip inside it opened too. Each file is yielded once, with
 a logical name such as `train.zip/train/cat.123.jpg`, so the manifest can account for every input file.
+
+Nothing is unpacked without a bound (a zip bomb: 9 MB of zip holding 2 GiB of zeros): a file may unpack to at most
+`FILE_MAX` bytes (an inner zip to `INNER_ZIP_MAX`), and a member over `RATIO_FLOOR` bytes at most `RATIO_MAX` times
+its packed size (photos barely compress). A member over a limit is an `Entry` with `refused` set, reported with the
+other unreadable files; a member whose header lies is stopped while it streams (`Refused`, an OSError).
 """
 from __future__ import annotations
 
+import errno
 import re
-import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -15,6 +20,12 @@ from pathlib import Path
 from typing import IO, Callable, Iterator
 
 from ..errors import PipelineError
+
+FILE_MAX = 256 << 20  # bytes one photo (or csv) may unpack to: 10x the largest JPEG Pillow would decode
+INNER_ZIP_MAX = 64 << 30  # bytes an inner zip may unpack to (Kaggle's train.zip: 569 MB)
+RATIO_MAX = 100  # unpacked / packed size: JPEGs and PNGs are already compressed (about 1:1)
+RATIO_FLOOR = 1 << 20  # a member smaller than this may compress as well as it likes (a csv of ids)
+CHUNK = 1 << 20
 
 KAGGLE_HINT = (
     "Download it with `kaggle competitions download -c dogs-vs-cats -p data/raw` and set "
@@ -31,6 +42,32 @@ class Entry:
 
     name: str
     read: Callable[[], bytes]
+    refused: str = ""  # why it is not read at all (over a size limit), or "" for a file to read
+
+
+class Refused(OSError):
+    """A member that unpacks to more than its limit while it streams (its header understated it)."""
+
+    def __init__(self, reason: str):
+        super().__init__(errno.EFBIG, reason)
+
+
+def size_text(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"  # pragma: no cover
+
+
+def _over_limit(unpacked: int, packed: int, limit: int) -> str:
+    """Why a member of these sizes is not unpacked, or ""."""
+    if unpacked > limit:
+        return f"refused: unpacks to {size_text(unpacked)}, over the {size_text(limit)} limit for one file"
+    if unpacked > RATIO_FLOOR and unpacked > RATIO_MAX * max(packed, 1):
+        return (f"refused: {size_text(packed)} that unpack to {size_text(unpacked)} (over {RATIO_MAX}:1, a zip "
+                "bomb?); photos barely compress")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -79,9 +116,25 @@ def file_entries(path: Path, name: str) -> Iterator[Entry]:
             with zipfile.ZipFile(path) as archive:
                 yield from _zip_entries(archive, name)
         except zipfile.BadZipFile:
-            yield Entry(name, path.read_bytes)  # reported as "not an image" by the checks, not silently skipped
+            yield _file_entry(path, name)  # reported as "not an image" by the checks, not silently skipped
         return
-    yield Entry(name, path.read_bytes)
+    yield _file_entry(path, name)
+
+
+def _file_entry(path: Path, name: str) -> Entry:
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # a broken link: reading it says why
+    refused = _over_limit(size, size, FILE_MAX)
+    return Entry(name, _refuse(refused) if refused else path.read_bytes, refused)
+
+
+def _refuse(reason: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        raise Refused(reason)
+
+    return read
 
 
 def _zip_entries(archive: zipfile.ZipFile, prefix: str) -> Iterator[Entry]:
@@ -91,13 +144,21 @@ def _zip_entries(archive: zipfile.ZipFile, prefix: str) -> Iterator[Entry]:
     for info in infos:
         name = f"{prefix}/{info.filename}"
         if info.filename.lower().endswith(".zip"):
+            refused = _over_limit(info.file_size, info.compress_size, INNER_ZIP_MAX)
             try:
-                with _open_member(archive, info) as stream, zipfile.ZipFile(stream) as inner:
-                    yield from _zip_entries(inner, name)
-                continue
+                if not refused:
+                    with _open_member(archive, info) as stream, zipfile.ZipFile(stream) as inner:
+                        yield from _zip_entries(inner, name)
+                    continue
             except zipfile.BadZipFile:
                 pass
-        yield Entry(name, _reader(archive, info))
+            except Refused as exc:
+                refused = exc.strerror
+            if refused:
+                yield Entry(name, _reader(archive, info, refused), refused)
+                continue
+        refused = _over_limit(info.file_size, info.compress_size, FILE_MAX)
+        yield Entry(name, _reader(archive, info, refused), refused)
 
 
 def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
@@ -106,15 +167,33 @@ def _open_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> IO[bytes]:
     if info.compress_type == zipfile.ZIP_STORED:
         return archive.open(info)
     spool = tempfile.TemporaryFile()
-    with archive.open(info) as stream:
-        shutil.copyfileobj(stream, spool, 1 << 20)
+    try:
+        with archive.open(info) as stream:
+            for chunk in _chunks(stream, INNER_ZIP_MAX):
+                spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
     spool.seek(0)
     return spool
 
 
-def _reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], bytes]:
+def _chunks(stream: IO[bytes], limit: int) -> Iterator[bytes]:
+    """The stream's bytes, stopped with `Refused` as soon as they pass `limit` (never more than a chunk over)."""
+    total = 0
+    while chunk := stream.read(CHUNK):
+        total += len(chunk)
+        if total > limit:
+            raise Refused(f"refused: unpacks to more than the {size_text(limit)} limit for one file")
+        yield chunk
+
+
+def _reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, refused: str = "") -> Callable[[], bytes]:
     def read() -> bytes:
-        return archive.read(info)
+        if refused:
+            raise Refused(refused)
+        with archive.open(info) as stream:
+            return b"".join(_chunks(stream, FILE_MAX))
 
     return read
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import PipelineError
 from ..files import write_text
 from ..methods import REGISTRY
 from ..typed import dotted
 from .intervals import Interval, paired_interval
+from .report_plots import plot, plot_labels
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
@@ -264,32 +266,6 @@ def render_ablation(arms: list[Arm], improved: dict[str, str] | None = None) -> 
     return "\n".join(lines) + "\n"
 
 
-def plot(summaries: list[GroupSummary], path: Path) -> None:
-    """Mean test accuracy per group and method, with ± std bars and a chance line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(max(5, 1.8 * len(summaries) + 2), 3.6))
-    methods = METHODS + tuple(o for o in OPTIONAL if any(o in s.accuracy for s in summaries))
-    width = 0.8 / len(methods)
-    for i, method in enumerate(methods):
-        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(summaries))]
-        ax.bar(xs, [s.accuracy.get(method, (0.0, 0.0))[0] for s in summaries], width,
-               yerr=[s.accuracy.get(method, (0.0, 0.0))[1] for s in summaries], capsize=3, label=method)
-    ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
-    ax.set_xticks(range(len(summaries)))
-    ax.set_xticklabels([f"{Path(str(s.group[0])).name}\n{s.group[1]} px, {s.group[2]}\n{s.group[3]} {s.group[4]}, n={s.runs}" for s in summaries], fontsize=7)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def label_sweeps(summaries: list[GroupSummary]) -> dict[tuple[Any, ...], list[GroupSummary]]:
     """Groups that differ only in the number of labelled photos (a `-S labeled.size=50,100,200,400` sweep), keyed by
     everything else (data, size, profile, strategy, recipe); only those with at least two sizes."""
@@ -309,34 +285,6 @@ def render_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]]) -> str:
             lines.append(f"| {Path(str(source)).name} | {size} px | {profile} | {strategy} | {s.group[4]} | {s.runs} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def plot_labels(sweeps: dict[tuple[Any, ...], list[GroupSummary]], path: Path) -> None:
-    """Test accuracy against the number of labelled photos, one line per method (mean ± sd over seeds), one panel
-    per data set: does labelling more photos beat any algorithm?"""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(sweeps), figsize=(5.2 * len(sweeps), 3.6), squeeze=False)
-    for ax, ((source, size, profile, strategy, _recipe), members) in zip(axes[0], sweeps.items()):
-        for i, method in enumerate(METHODS + OPTIONAL):
-            points = [(s.group[4], *s.accuracy[method]) for s in members if method in s.accuracy]
-            if points:
-                ax.errorbar([p[0] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
-                            capsize=3, color=f"C{i}", label=method)
-        ax.axhline(50, color="grey", lw=0.8, ls="--", label="chance")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks([s.group[4] for s in members], [str(s.group[4]) for s in members])
-        ax.set_xlabel("labelled photos")
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"{Path(str(source)).name}, {size} px, {profile}, {strategy}", fontsize=9)
-        ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[str, str] | None = None) -> str:
@@ -374,13 +322,28 @@ def write_report(runs: list[Run], markdown: Path, figure: Path, improved: dict[s
                  + f"\n![Accuracy against labelled photos]({labels_figure.name})\n")
     write_text(markdown, text)
     if summaries:
-        plot(summaries, figure)
+        plot(summaries, figure, METHODS, OPTIONAL)
     if sweeps:
-        plot_labels(sweeps, labels_figure)
+        plot_labels(sweeps, labels_figure, METHODS + OPTIONAL)
     return text
 
 
 # ------------------------------------------------------------------------------------------------------- command
+
+
+def git_commits(folder: Path = Path(".")) -> int:
+    """How many commits HEAD has; outside a git repository (DVC keeps experiments in git refs) one line."""
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-list", "--count", "HEAD"], cwd=folder, capture_output=True, text=True)
+    except OSError as exc:
+        raise PipelineError(f"semisup report: git cannot run ({exc.strerror}); install git") from None
+    if done.returncode != 0:
+        why = (done.stderr.strip().splitlines() or ["no commits"])[-1].removeprefix("fatal: ")
+        raise PipelineError(f"semisup report: {folder.resolve()} is not a git repository with commits ({why}); run it "
+                            "in the project's clone, where DVC keeps the experiments") from None
+    return int(done.stdout)
 
 
 def add_arguments(parser) -> None:
@@ -390,10 +353,7 @@ def add_arguments(parser) -> None:
 def run(args=None) -> None:
     """Collect the experiments of every commit (a sweep queued before the latest commit still counts) into
     metrics/report.md and metrics/report.png, and print the Markdown."""
-    import subprocess
-
     import dvc.api
 
-    commits = int(subprocess.run(["git", "rev-list", "--count", "HEAD"], capture_output=True, text=True).stdout or 1)
-    runs = runs_from_exp_show(dvc.api.exp_show(num=commits))
+    runs = runs_from_exp_show(dvc.api.exp_show(num=git_commits()))
     print(write_report(runs, Path("metrics/report.md"), Path("metrics/report.png"), improved_recipes()))

@@ -4,7 +4,6 @@ validation curves; the labels sweep.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .intervals import paired_interval
+from .results import read_result
 from .study_run import BASELINE, budget_label
 
 
@@ -40,24 +40,6 @@ def load_results(*folders: Path, plain: str | None = None) -> dict[str, dict[int
 
 
 SAME_DATA = ("data_sha256", "image_size", "labeled", "strategy", "val_images", "test_images")
-REQUIRED = ("arm", "seed", "profile", "data_source", *SAME_DATA, "test_accuracy", "steps", "train_seconds", "machine",
-            "curve")
-
-
-def read_result(path: Path) -> dict[str, Any]:
-    """One result file, checked once here so that a damaged or foreign file is named instead of failing later."""
-    try:
-        result = json.loads(path.read_text(errors="replace"))
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{path}: not a study result ({e}); remove it or measure it again with --force") from None
-    missing = [k for k in REQUIRED if k not in result] if isinstance(result, dict) else list(REQUIRED)
-    if not missing and not (isinstance(result["seed"], int) and isinstance(result["test_accuracy"], (int, float))):
-        missing = ["integer seed or numeric test_accuracy"]
-    if missing:
-        raise ConfigError(f"{path}: not a study result (no {', '.join(missing[:3])}); remove it or measure it again "
-                          "with --force")
-    return result
-
 
 def variant(result: dict[str, Any]) -> str:
     """The profile and the `--set` overrides a result was run with: `study`, `study simclr.lr=0.003`. The labelled

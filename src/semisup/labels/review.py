@@ -27,18 +27,18 @@ import csv
 import heapq
 import html
 import io
-import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image
 
 from ..cli import run_stage
+from .contact_sheet import Tile, render, save_png, thumbnail
 from .curated_list import COLUMNS, SETTINGS, CuratedItem, read_curated, write_curated
 from ..errors import PipelineError
-from ..files import atomic_path
+from ..files import plural
 from ..data.sources import iter_entries, parse_name
 
 LABELS = ("cat", "dog")
@@ -77,6 +77,9 @@ def load_photos(source: str | Path, label: str, accept: Callable[[int], bool], l
         identity = parse_name(entry.name)
         if identity is None or identity.label != label or identity.kaggle_id in seen or not accept(identity.kaggle_id):
             continue
+        if entry.refused:  # over a size limit (a zip bomb?): never read
+            print(f"skipped {entry.name}: {entry.refused}", file=sys.stderr)
+            continue
         if limit is not None and len(heap) >= limit and identity.kaggle_id > -heap[0][0]:
             continue
         seen.add(identity.kaggle_id)
@@ -90,68 +93,16 @@ def _kaggle_name(label: str, kaggle_id: int) -> str:
     return f"{label}.{kaggle_id}.jpg"
 
 
-def _thumbnail(data: bytes, side: int) -> Image.Image:
-    """A photo fitted into a side x side square (aspect kept); an unreadable file becomes a grey tile, not a crash."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            fitted = ImageOps.contain(img.convert("RGB"), (side, side))
-    except Exception:  # noqa: BLE001 - any decoding failure just means "do not pick this one"
-        tile = Image.new("RGB", (side, side), (160, 160, 160))
-        ImageDraw.Draw(tile).text((4, side // 2), "unreadable", fill=(0, 0, 0), font=_font(12))
-        return tile
-    tile = Image.new("RGB", (side, side), (255, 255, 255))
-    tile.paste(fitted, ((side - fitted.width) // 2, (side - fitted.height) // 2))
-    return tile
-
-
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has one fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-# ---------------------------------------------------------------- contact sheets
-
-
-FRAME_COLOURS = {"green": (0, 170, 0), "red": (210, 0, 0)}
-
-
 def render_sheet(candidates: Sequence[Candidate], thumb: int, columns: int | None = None,
                  picked: frozenset[str] | set[str] = frozenset(), frames: dict[str, set[str]] | None = None,
                  frame_key: str = "kaggle_name") -> Image.Image:
     """A grid of thumbnails, each captioned `<number> <kaggle name>`. `frames` maps a colour to the candidates (by
     `frame_key`) framed in it; `picked` (already-curated ones) is the green frame of the review tool."""
     frames = frames if frames is not None else {"green": set(picked)}
-    columns = columns or max(1, round(math.sqrt(len(candidates) * 4 / 3)))
-    rows = max(1, math.ceil(len(candidates) / columns))
-    font_size = max(10, thumb // 11)
-    font = _font(font_size)
-    pad, caption = 6, font_size + 6
-    cell_w, cell_h = thumb + pad, thumb + caption + pad
-    sheet = Image.new("RGB", (columns * cell_w + pad, rows * cell_h + pad), (255, 255, 255))
-    draw = ImageDraw.Draw(sheet)
-    for slot, cand in enumerate(candidates):
-        x = pad + (slot % columns) * cell_w
-        y = pad + (slot // columns) * cell_h
-        sheet.paste(_thumbnail(cand.data, thumb), (x, y))
-        for colour, keys in frames.items():
-            if str(getattr(cand, frame_key)) in keys:
-                draw.rectangle((x - 3, y - 3, x + thumb + 2, y + thumb + 2), outline=FRAME_COLOURS[colour], width=3)
-        draw.text((x, y + thumb + 2), f"{cand.number}  {cand.kaggle_name}", fill=(0, 0, 0), font=font)
-    return sheet
-
-
-def save_png(image: Image.Image, path: Path, max_kb: int = 0) -> None:
-    """Save as PNG; with `max_kb`, fall back to 256 colours and then shrink until the file fits (for the README)."""
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG", optimize=True)
-        current = image
-        while max_kb and tmp.stat().st_size > max_kb * 1000 and current.width >= 200:
-            current.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(tmp, format="PNG", optimize=True)
-            if tmp.stat().st_size <= max_kb * 1000:
-                break
-            current = current.resize((int(current.width * 0.9), int(current.height * 0.9)), Image.Resampling.LANCZOS)
+    tiles = [Tile(c.data, (f"{c.number}  {c.kaggle_name}",),
+                  next((colour for colour, keys in frames.items() if str(getattr(c, frame_key)) in keys), None))
+             for c in candidates]
+    return render(tiles, thumb, columns)
 
 
 def make_sheets(source: str | Path, label: str, out: Path, first: int = 0, count: int = 200, per_sheet: int = 48,
@@ -249,7 +200,7 @@ def _web_page(label: str, candidates: Sequence[Candidate], known: dict[str, Cura
 
 def _figure(cand: Candidate, item: CuratedItem | None) -> str:
     buffer = io.BytesIO()
-    _thumbnail(cand.data, WEB_THUMB).save(buffer, format="JPEG", quality=80)
+    thumbnail(cand.data, WEB_THUMB).save(buffer, format="JPEG", quality=80)
     src = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     name = html.escape(cand.kaggle_name)
     radios = "".join(
@@ -404,17 +355,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.action == "sheets":
         pages = make_sheets(args.source, args.label, args.out, args.first, args.count, args.per_sheet, args.thumb, args.curated)
-        print(f"wrote {len(pages)} sheets, choices_{args.label}.csv and index.html to {args.out}")
+        print(f"wrote {plural(len(pages), 'sheet')}, choices_{args.label}.csv and index.html to {args.out}")
     elif args.action == "apply":
         items, warnings = apply_choices(args.choices, args.curated, args.size)
-        print(f"{args.curated}: {len(items)} images")
+        print(f"{args.curated}: {plural(len(items), 'image')}")
         for label, by_setting in summarize(items).items():
             print(f"  {label}: {sum(by_setting.values())} (indoor {by_setting['indoor']}, outdoor {by_setting['outdoor']})")
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
     else:
         n = sheet_of(args.curated, args.source, args.label, args.out, args.thumb, args.columns, args.max_kb)
-        print(f"wrote {args.out} ({n} {args.label}s)")
+        print(f"wrote {args.out} ({plural(n, args.label)})")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -120,27 +120,54 @@ class Checkpoint:
     def hold(self) -> None:
         """An exclusive lock on this checkpoint for this run (the writer rank): a second run of the same method in
         the same folder (a hand run beside `dvc repro`) stops at once, naming the first, instead of resuming from
-        and overwriting its checkpoint. The lock ends with the process, however it ends."""
+        and overwriting its checkpoint. The lock ends with the process, however it ends; its file is removed on
+        every exit the process survives (`release`), and one left by a killed run is taken over, in one line."""
+        import atexit
         import fcntl
 
         if not self.writer or self._lock is not None:
             return
-        lock = self.path.with_name(self.path.name + ".lock")
+        lock = self.lock_path
         lock.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
+        while True:
+            handle = lock.open("a+", encoding="utf-8")
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise PipelineError(f"{self.path}: {holder} is training this method in this folder; wait for it to "
+                                    "end or stop it, then rerun (two runs would resume from and overwrite one "
+                                    "checkpoint)") from None
+            try:  # the holder may have removed the file between our open and our lock: then lock the new one
+                current = os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino
+            except FileNotFoundError:
+                current = False
+            if current:
+                break
             handle.close()
-            raise PipelineError(f"{self.path}: {holder} is training this method in this folder; wait for it to end "
-                                "or stop it, then rerun (two runs would resume from and overwrite one checkpoint)")
+        handle.seek(0)
+        if stale := handle.read().strip():
+            print(f"{lock}: left by {stale}, which ended without removing it; taken over")
         handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()} (`{' '.join(sys.argv)}`, started {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
         handle.flush()
         self._lock = handle
+        atexit.register(self.release)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".lock")
+
+    def release(self) -> None:
+        """Remove the lock file, then let the lock go (in that order: a run starting in between finds no file and
+        makes its own, or finds the removed one and retries)."""
+        if self._lock is not None:
+            self.lock_path.unlink(missing_ok=True)
+            self._lock.close()
+            self._lock = None
 
     def load(self, device: torch.device) -> dict[str, Any] | None:
         if not self.path.is_file():
@@ -189,9 +216,7 @@ class Checkpoint:
         if self.writer:
             self.path.unlink(missing_ok=True)
             shutil.rmtree(self.kept, ignore_errors=True)
-        if self._lock is not None:
-            self._lock.close()  # closing releases the lock
-            self._lock = None
+        self.release()
 
 
 EXPLODED = 1e4  # a cross-entropy-type loss this large means logits of that size: the run is blowing up
