@@ -1,8 +1,10 @@
 """`python -m semisup gpu-check`: make the few minutes of a lent GPU count, and a missing GPU cost nothing.
 
-    python -m semisup gpu-check plan       # here: the check's parts in .gpucheck/, its device calls
-    python -m semisup gpu-check run ...    # there (the command `plan` prints): tests, bench, 224-px runs
-    python -m semisup gpu-check dry-run    # here: the plan, then `run` on the CPU with a tiny budget (what CI runs)
+    python -m semisup gpu-check plan                 # here: the check's parts in .gpucheck/, its device calls
+    python -m semisup gpu-check plan --plan article  # here: the 128-px set in three parts, the article's calls
+    python -m semisup gpu-check run ...              # there (a command `plan` prints): tests, bench, 224-px runs
+    python -m semisup gpu-check article ...          # there (a command `plan --plan article` prints)
+    python -m semisup gpu-check dry-run [--plan article]   # here: the plan's work on the CPU with a tiny budget
     python -m semisup gpu-check report metrics/gpu/*/*.json
 
 A lent GPU machine has PyTorch and nothing else of ours (no DALI, DVC, DVCLive or Hydra); what it takes per call and
@@ -10,7 +12,8 @@ in all is in `tools.lease`. The check is **one main call** that needs no carried
 with it, torchvision's decoder stands in for DALI: the `gpu`-marked tests, the benchmark at 64 and 224 px, the
 `paper` and `improved` recipes at 224 px for a fixed number of steps), then **DALI, if time is left**: its wheels
 (~265 MB) in five back-to-back calls, the last installing them and repeating the tests and loader rows. The main
-call comes first so that a failed or slow DALI transfer loses nothing already measured.
+call comes first so that a failed or slow DALI transfer loses nothing already measured. The article's experiment is
+`tools.article`.
 """
 from __future__ import annotations
 
@@ -81,14 +84,22 @@ def print_plan(calls: list[Call], sizes: dict[str, int]) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mode", choices=("plan", "run", "dry-run", "report"), help="plan | run | dry-run | report")
-    parser.add_argument("files", nargs="*", type=Path, help="report: gpu-check.json files, one per device call")
-    parser.add_argument("--source", type=Path, default=None, help=f"the photos to train on (default {MINI})")
+    parser.add_argument("mode", choices=("plan", "run", "article", "dry-run", "report"),
+                        help="plan | run | article | dry-run | report")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="report: gpu-check.json files, one per device call; article: the plan file")
+    parser.add_argument("--plan", dest="which", choices=("check", "article"), default="check",
+                        help="plan, dry-run: the GPU check (default) or the article's experiment")
+    parser.add_argument("--source", type=Path, default=None,
+                        help=f"the photos (default {MINI}; with --plan article, the 128-px set beside it)")
     parser.add_argument("--no-dali", action="store_true", help="plan: leave DALI's wheels out")
-    parser.add_argument("--compile", action="store_true", help="run: add the bench's fast+compile variant")
-    parser.add_argument("--out", type=Path, default=None, help="run: results folder ($OUT on the device)")
+    parser.add_argument("--compile", action="store_true",
+                        help="plan --plan article: train with torch.compile (its minutes budgeted); run: add the "
+                             "bench's fast+compile variant")
+    parser.add_argument("--out", type=Path, default=None, help="run, article: results folder ($OUT on the device)")
     parser.add_argument("--work", type=Path, default=None, help="run: scratch folder (prepared data, caches)")
-    parser.add_argument("--device", default="auto", help="run: auto, cpu or cuda")
+    parser.add_argument("--call", type=int, default=None, help="article: which of the plan's calls this is")
+    parser.add_argument("--device", default="auto", help="run, article: auto, cpu or cuda")
     parser.add_argument("--tiny", action="store_true", help="run: the dry run's budget (seconds on a CPU)")
     parser.add_argument("--dali-only", action="store_true", help="run: the DALI follow-up (after its wheels)")
     parser.add_argument("--only", nargs="+", choices=("tests", "data", "bench", "train"), help="run: these steps")
@@ -100,8 +111,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     if args.mode == "report":
         report(args.files)
+    elif args.mode == "plan" and args.which == "article":
+        from dataclasses import replace
+
+        from . import article
+
+        calls, sizes, plan = article.build(Path.cwd(), args.source or article.SOURCE,
+                                           replace(article.FULL, compile=args.compile))
+        print(article.describe(calls, sizes, plan), end="")
     elif args.mode == "plan":
         print_plan(*plan_calls(Path.cwd(), args.source or MINI, not args.no_dali))
+    elif args.mode == "article":
+        from .articlerun import run_article
+
+        if len(args.files) != 1 or args.call is None or args.out is None:
+            raise PipelineError("gpu-check article: give the plan file, --call and --out (as the plan's commands do)")
+        run_article(args.files[0], args.call, args.out, args.device)
     elif args.mode == "run":
         from .gpurun import run_check
 
@@ -112,6 +137,8 @@ def run(args: argparse.Namespace) -> None:
             raise PipelineError(f"--source: {args.source} is not a file (on the device: was the main call's "
                                 f"data copied to {lease.WORK}? the machine may have gone cold between calls)")
         run_check(args)
+    elif args.which == "article":
+        dry_run_article(args.out)
     else:
         dry_run_check(args)
 
@@ -149,3 +176,20 @@ def dry_run_check(args: argparse.Namespace) -> None:
         run_check(argparse.Namespace(**{**vars(args), "source": source, "out": out,
                                         "work": args.work or Path(tmp) / "work", "tiny": True, "device": "cpu"}))
         print(f"dry run done; results in {out}" if args.out else "dry run done")
+
+
+def dry_run_article(keep: Path | None) -> None:
+    """The article plan's calls, with the tiny budget, run here as the device would run them."""
+    from .rehearsal import rehearse_article
+
+    with tempfile.TemporaryDirectory() as tmp:
+        scratch = keep or Path(tmp)
+        calls, results, _ = rehearse_article(Path.cwd(), scratch)
+        for r in results:
+            print(f"# call {r['call']}: {r['what']}\nexit {r['returncode']} in {r['seconds']} s; back from $OUT: "
+                  f"{', '.join(r['files']) or 'nothing'}" + (f"; refused: {r['refused']}" if r["refused"] else ""))
+        failed = [r for r in results if r["returncode"] != 0]
+        if failed:
+            raise PipelineError(f"dry run: call {failed[0]['call']} exited {failed[0]['returncode']}: "
+                                f"{failed[0]['output'].strip().splitlines()[-1] if failed[0]['output'].strip() else ''}")
+        print(f"dry run done: {len(results)} of {len(calls)} calls" + (f"; files in {scratch}" if keep else ""))
