@@ -33,8 +33,8 @@ COMMANDS = {
               "run a study over seeds (one committed result file per run) or report it: table with paired "
               "intervals, curves"),
     "gpu-check": ("semisup.tools.gpucheck",
-                  "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check: tests, bench, 224-px "
-                  "training; report rebuilds its tables"),
+                  "plan (here), run (on a lent GPU) or dry-run (here, on the CPU) the GPU check, or with --plan "
+                  "article the article's 128-px run (article: its device side); report rebuilds the tables"),
 }
 
 

@@ -113,9 +113,10 @@ def test_bf16_gan_steps_give_finite_losses_close_to_fp32() -> None:
 @pytest.mark.parametrize("passes", [
     "real_joint",
     pytest.param("separate", marks=pytest.mark.xfail(strict=False, reason=(
-        "seen on an H200, torch 2.11, 2026-12-04: the compiled channels_last classifier fed labelled, unlabelled and "
-        "generated batches of different sizes fails in convolution_backward (stride assertion at layer4); the "
-        "bench's real_joint step ran. Drop this mark once it passes"))),
+        "seen on an H200, torch 2.11, 2026-12-04, when compile traced a symbolic batch: the compiled channels_last "
+        "classifier fed labelled, unlabelled and generated batches of different sizes failed in convolution_backward "
+        "(stride assertion at layer4); the bench's real_joint step ran. Compile now traces one static graph per "
+        "batch size (Execution.compiled); drop this mark once it passes on a GPU"))),
 ])
 def test_compiled_channels_last_bf16_gan_steps_train(passes: str) -> None:
     """What `train.compile` + `train.channels_last` + `train.amp` run in the GAN's training: batches of 20, 16 and 16."""

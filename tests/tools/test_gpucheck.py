@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from semisup.tools import gpucheck
 from semisup.config import load_params
 from semisup.errors import PipelineError
+from semisup.tools import carry, gpucheck, gpureport, lease, recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = sorted((ROOT / "metrics" / "gpu").glob("*/*.json"))
@@ -26,7 +26,7 @@ def test_pack_splits_large_files_and_every_part_fits(tmp_path: Path) -> None:
     for name, size in sizes.items():
         (tmp_path / name).write_bytes(bytes((i * 7 + len(name)) % 256 for i in range(size)))
         files.append(tmp_path / name)
-    parts = gpucheck.pack(files, tmp_path / "out", "p", part_limit=100)
+    parts = carry.pack(files, tmp_path / "out", "p", part_limit=100)
     assert [p.name for p in parts] == [f"p{k}" for k in range(1, len(parts) + 1)]
     for part in parts:
         assert sum(f.stat().st_size for f in part.iterdir()) <= 100
@@ -36,7 +36,7 @@ def test_pack_splits_large_files_and_every_part_fits(tmp_path: Path) -> None:
         for f in part.iterdir():
             (joined / f.name).write_bytes(f.read_bytes())
     assert len(list(joined.glob("big.whl.part.*"))) == 3  # 250 bytes in pieces of 100
-    subprocess.run(["bash", "-c", gpucheck.rejoin_command(str(joined))], check=True)
+    subprocess.run(["bash", "-c", carry.rejoin_command(str(joined))], check=True)
     assert sorted(f.name for f in joined.iterdir()) == sorted(sizes)
     for f in files:
         assert (joined / f.name).read_bytes() == f.read_bytes()
@@ -51,8 +51,8 @@ def test_plan_writes_the_main_call_and_refuses_one_over_the_limit(tmp_path: Path
     assert (ROOT / ".gpucheck" / "main" / gpucheck.MINI.name).stat().st_size == 1000
     assert "gpu-check run" in calls[0].command and len(calls[0].command) <= 2000
     assert json.loads((ROOT / ".gpucheck" / "calls.json").read_text())[0]["carry"] == [".gpucheck/main"]
-    assert sizes["working_tree"] < gpucheck.CALL_LIMIT
-    monkeypatch.setattr(gpucheck, "CALL_LIMIT", sizes["working_tree"] + 500)
+    assert sizes["working_tree"] < lease.CALL_LIMIT
+    monkeypatch.setattr(lease, "CALL_LIMIT", sizes["working_tree"] + 500)
     with pytest.raises(PipelineError, match=r"^main: .* MiB would travel \(working tree .*a device call takes$"):
         gpucheck.plan_calls(ROOT, source, dali=False)
     with pytest.raises(PipelineError, match="is not a file"):
@@ -68,16 +68,16 @@ def test_plan_carries_dali_in_parts_that_each_fit_one_call(tmp_path: Path) -> No
     names = {f.name.split(".part.")[0] for p in parts for f in p.iterdir()}
     assert any(n.startswith("nvidia_dali_cuda130-2.4.0") for n in names)
     assert not any(n.split("-")[0] in ("torch", "numpy", "torchvision") for n in names)  # the device has those
-    assert len(calls) == 1 + len(parts) and all(size <= gpucheck.CALL_LIMIT for size in sizes.values())
+    assert len(calls) == 1 + len(parts) and all(size <= lease.CALL_LIMIT for size in sizes.values())
     assert "--dali-only" in calls[-1].command and "pip install" in calls[-1].command
     assert all("--dali-only" not in c.command for c in calls[1:-1])
 
 
 def test_profile_composition_equals_hydras_params_yaml() -> None:
     """params.yaml is Hydra's composition of conf/ with the default profile; the device has no Hydra."""
-    composed = gpucheck.profile_params(load_params(ROOT / "params.yaml").profile, {}, ROOT / "conf")
+    composed = recipes.profile_params(load_params(ROOT / "params.yaml").profile, {}, ROOT / "conf")
     assert composed == load_params(ROOT / "params.yaml")
-    paper = gpucheck.profile_params("paper", {"data": {"source": "synthetic", "val_size": 200, "test_size": 200},
+    paper = recipes.profile_params("paper", {"data": {"source": "synthetic", "val_size": 200, "test_size": 200},
                                               "image_size": 64}, ROOT / "conf")
     assert (paper.image_size, paper.labeled.strategy, paper.gan.epochs, paper.profile) == (64, "curated", 100, "paper")
 
@@ -86,7 +86,7 @@ def test_pipeline_minutes_adds_epochs_validations_and_baseline() -> None:
     result = {"gan": {"epoch_35k_s": 20.0, "wall_seconds": 12.0, "train_seconds": 10.0, "val_curve": [0.5] * 4},
               "baseline": {"step_ms": 10.0, "wall_seconds": 3.0, "train_seconds": 1.0, "val_curve": [0.5] * 200}}
     # GAN: 100 x (20 + 2 x 0.5) s; baseline: 200 x (0.01 + 2 x 0.01) s
-    assert gpucheck.pipeline_minutes(result) == pytest.approx((100 * 21.0 + 200 * 0.03) / 60)
+    assert gpureport.pipeline_minutes(result) == pytest.approx((100 * 21.0 + 200 * 0.03) / 60)
 
 
 @pytest.mark.skipif(not RESULTS, reason="no committed GPU results under metrics/gpu/")

@@ -37,6 +37,49 @@ def test_autocast_only_on_cuda_and_channels_last_placement():
     assert all_ranks_mean(torch.tensor(3.0), Ranks()).item() == 3.0
 
 
+def test_compiled_networks_get_one_static_graph_per_batch_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`train.compile` traces what the GAN's published passes feed one classifier (batches of 10 and 8, then 8 with
+    gradients to the images, as the generator's update) as static graphs, never one with a symbolic batch (the
+    path of the 2026-12-04 stride failure on CUDA), and trains as eager does. Inductor's kernels and cuDNN are the
+    GPU's part (tests/tools/test_gpu.py); here dynamo and AOT autograd run with the `aot_eager` backend."""
+    from torch import nn
+
+    real_compile, graphs, options = torch.compile, [], []
+
+    def recording(gm, example_inputs):
+        graphs.append(sum(isinstance(x, torch.SymInt) for x in example_inputs))
+        return torch._dynamo.lookup_backend("aot_eager")(gm, example_inputs)
+
+    def compile_(module, **kwargs):
+        options.append(kwargs)
+        return real_compile(module, backend=recording, **kwargs)
+
+    def net() -> nn.Module:
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                             nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))
+
+    def step(model: nn.Module, exe: Execution) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(1)
+        lab, unl, fake = (torch.rand(n, 3, 8, 8, generator=g) for n in (10, 8, 8))
+        fake.requires_grad_(True)
+        run = exe.trainable(exe.place(model))
+        loss = sum(run(exe.images(x)).logsumexp(1).mean() for x in (lab, unl, fake.detach()))
+        loss.backward()
+        run(exe.images(fake)).logsumexp(1).mean().backward()
+        return [p.grad for p in model.parameters()] + [fake.grad]
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(torch, "compile", compile_)
+    compiled = step(net(), Execution(torch.device("cpu"), channels_last=True, compile=True))
+    eager = step(net(), Execution(torch.device("cpu"), channels_last=True))
+    assert options == [{"dynamic": False}] and graphs == [0, 0, 0]  # 10, 8, 8 with gradients: three static graphs
+    for a, b in zip(compiled, eager):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    torch._dynamo.reset()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

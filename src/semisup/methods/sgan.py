@@ -81,8 +81,7 @@ class SemiSupervisedGan(Method):
         self._d = exe.trainable(self.classifier)  # the classifier update: gradients averaged over ranks
         self._g = exe.trainable(self.generator)
         # The generator update reads the classifier without syncing its (unused) gradients across ranks.
-        self._d_for_g = self._d if not exe.ranks.distributed else (
-            torch.compile(self.classifier) if exe.compile else self.classifier)
+        self._d_for_g = self._d if not exe.ranks.distributed else exe.compiled(self.classifier)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_d = torch.optim.Adam(self.classifier.parameters(), lr=cfg.lr, betas=betas)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr, betas=betas)

@@ -108,9 +108,20 @@ class Execution:
         if self.ranks.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             wrapped = nn.parallel.DistributedDataParallel(module, device_ids=ids)
-        if self.compile:
-            wrapped = torch.compile(wrapped)
-        return wrapped
+        return self.compiled(wrapped)
+
+    def compiled(self, module: nn.Module) -> nn.Module:
+        """`torch.compile` of the module when asked, with static shapes: one graph per batch size the step feeds it.
+
+        Why: a step calls one classifier on batches of different sizes (the GAN's published passes: 100 labelled,
+        64 unlabelled, 64 generated), and from the second size on torch.compile would trace it with a symbolic
+        batch. The one compile failure seen came only with those passes (an H200, torch 2.11, 2026-12-04:
+        channels_last + `gan.passes: separate` stopped in `convolution_backward`, a stride assertion: cuDNN returned
+        contiguous strides where the op's fake kernel predicted channels_last; that kernel was reworked for
+        channels_last after 2.11, pytorch#171622 and #177175). With static shapes every convolution is traced with
+        concrete sizes, as eager runs it; it costs one compile per batch size (three here) and is what CUDA graphs
+        need. That it clears the failure on CUDA is for the next lent GPU to show (tests/tools/test_gpu.py)."""
+        return torch.compile(module, dynamic=False) if self.compile else module
 
 
 def all_ranks_mean(value: torch.Tensor, ranks: Ranks) -> torch.Tensor:
