@@ -1,8 +1,8 @@
-"""`python -m semisup gpu-check`: make the few minutes of a lent GPU count, and a missing GPU cost nothing.
+"""`semisup gpu-check`: make the few minutes of a lent GPU count, and a missing GPU cost nothing.
 
-    python -m semisup gpu-check plan       # here: build the carried parts in .gpucheck/, print the device calls
+    semisup gpu-check plan                 # here: build the carried parts in .gpucheck/, print the device calls
     python -m semisup gpu-check run ...    # there (the command `plan` prints): tests, bench, 224-px training
-    python -m semisup gpu-check dry-run    # here: plan, then `run` on the CPU with a tiny budget (what CI runs)
+    semisup gpu-check dry-run              # here: plan, then `run` on the CPU with a tiny budget (what CI runs)
 
 A lent GPU machine has PyTorch and nothing else of ours (no DALI, DVC, DVCLive or Hydra), takes at most 64 MiB per
 call, stays warm only ~30 s between calls and gives 15 minutes in all. So the check is two parts:
