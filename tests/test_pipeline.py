@@ -18,7 +18,7 @@ COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".d
         "synthetic"]
 
 pytestmark = pytest.mark.slow
-# The README's first comparison command: per experiment, the seed, the test accuracies and the gains
+# The README's comparison command (docs/experiments.md too): per experiment, the seed, the test accuracies and the gains
 README_EXP_SHOW = ["dvc", "exp", "show", "--drop", ".*", "--keep", "^(Experiment|seed|baseline|gan|fixmatch|simclr|simclr_fixmatch)$",
                    "--precision", "3"]
 
@@ -169,7 +169,7 @@ def cached_file(repo: Path, out: str) -> Path:
 
 
 def test_a_hand_run_over_a_linked_output_leaves_the_cache_intact(repo):
-    """The README's torchrun recipe runs a stage by hand: with `cache.type` links, writing models/gan.pt in place
+    """The torchrun recipe (docs/speed.md) runs a stage by hand: with `cache.type` links, writing models/gan.pt in place
     changed the cached copy of the committed model, which then no longer matched its own hash."""
     import hashlib
 
@@ -214,7 +214,7 @@ def hashlib_of(path: Path) -> str:
 
 
 def test_queued_two_seed_sweep_and_report(repo):
-    """The README's sweep: queue seeds as experiments, run them one at a time, aggregate them."""
+    """The sweep of docs/experiments.md: queue seeds as experiments, run them one at a time, aggregate them."""
     run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke", "-S", "seed=0,1"], repo)
     run(["dvc", "queue", "start", "-j", "1"], repo)
     deadline = time.monotonic() + 600
@@ -248,7 +248,7 @@ def test_queued_two_seed_sweep_and_report(repo):
 
 
 def test_the_model_registry_round_trip_push_tag_get_predict(repo, tmp_path, make_photo):
-    """The README's "reuse a model" path, end to end: a DVC remote, `dvc push`, a GTO version tag (`gan@v0.1.0`),
+    """The registry path of docs/registry.md, end to end: a DVC remote, `dvc push`, a GTO version tag (`gan@v0.1.0`),
     then `dvc artifacts get` from another folder (DVC clones the repo and pulls from its remote) and `predict` with
     the fetched file."""
     remote = tmp_path / "remote"
