@@ -67,7 +67,8 @@ def rerun_base(base: str) -> tuple[str | None, str]:
     try:
         if cache:
             subprocess.run(["dvc", "config", "--local", "cache.dir", cache], cwd=folder, capture_output=True)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder / "src"), os.environ.get("PYTHONPATH", "")])}
+        paths = [str(folder / "src"), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         done = subprocess.run(["dvc", "repro"], cwd=folder, env=env, capture_output=True, text=True)
         if done.returncode != 0:
             return None, f"`dvc repro` of `{base}` failed here: {last_line(done.stderr or done.stdout, 'no output')}"
