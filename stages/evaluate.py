@@ -1,7 +1,8 @@
 """Stage `evaluate`: each model's best-validation checkpoint is run once on the test set.
 
     python stages/evaluate.py      # metrics/<method>.json for every registered method, metrics/summary.json (numbers only, what DVC compares),
-                                   # metrics/provenance.json, metrics/timings.json and plots/confusion/*.csv
+                                   # metrics/provenance.json and plots/confusion/*.csv
+                                   # (training seconds: models/<method>.timing.json, beside each model; untracked)
 """
 import json
 import math
@@ -14,14 +15,14 @@ from semisup.scoring import evaluate
 from semisup.data.loaders import load_labeled
 from semisup.device import resolve_device
 from semisup.methods import BASELINE, names, semi_supervised
-from semisup.evaluation.reporting import method_metrics, method_timings, write_confusion, write_json
+from semisup.evaluation.reporting import method_metrics, write_confusion, write_json
 from semisup.provenance import model_provenance
 
 def main() -> None:
     params = load_params()
     device = resolve_device(params.train.device)
     test_sets = {}  # image size -> the test photos at that size, decoded once
-    results, provenance, timings = {}, {}, {}
+    results, provenance = {}, {}
     for method in names():
         model, meta = load_model(Path(f"models/{method}.pt"), device)
         size = meta["image_size"]  # what the model was trained at, from its own file
@@ -30,7 +31,7 @@ def main() -> None:
         x_test, y_test = test_sets[size]
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
-        provenance[method], timings[method] = model_provenance(meta), method_timings(meta)
+        provenance[method] = model_provenance(meta)
         write_json(Path(f"metrics/{method}.json"), results[method])
         write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "
@@ -52,7 +53,6 @@ def main() -> None:
         "data_sha256": source.get("sha256", source.get("source", "unknown")),  # what data.source held (stages/source.py)
         "recipe": {m: provenance[m]["recipe"] for m in names()},
     })
-    write_json(Path("metrics/timings.json"), timings)
     print("gain over the baseline: " + ", ".join(f"{m} {100 * g:+.2f} points" for m, g in gain.items()))
 
 

@@ -1,6 +1,7 @@
 """Stage `source`: the data source's content fingerprint (data/source.json), so that a new archive at the same path
-re-runs `prepare` and everything after it. DVC runs this stage every time (`always_changed`); when the content is
-unchanged its output is too, and nothing downstream re-runs.
+re-runs `prepare` and everything after it. The archive (or folder) named by `data.source` is this stage's dependency,
+so DVC re-runs it when the content changes and `dvc status` stays clean otherwise (DVC rehashes a file only when its
+size or mtime changed). `data.source: synthetic` names the file `synthetic` at the root, which only has to exist.
 
     python stages/source.py         # as run by `dvc repro`; reads data.source from params.yaml
 """

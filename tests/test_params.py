@@ -14,8 +14,27 @@ PROFILES = sorted(p.stem for p in (ROOT / "conf" / "profile").glob("*.yaml"))
 def test_committed_params_are_exactly_the_composed_defaults(tmp_path):
     compose(tmp_path / "params.yaml", ROOT / "conf", [])
     assert (ROOT / "params.yaml").read_text() == (tmp_path / "params.yaml").read_text(), \
-        "params.yaml is stale: run `python -m semisup.params` and commit it"
+        "params.yaml is stale: run `semisup params` and commit it"
     assert load_params(ROOT / "params.yaml").profile == "demo"
+
+
+def test_the_parameter_reference_is_what_conf_says():
+    """docs/parameters.md is generated from conf/ (`semisup params --reference`): a default, a profile's value or a
+    comment changed in conf/ without regenerating it fails here, so the reference cannot drift from the config."""
+    from semisup.params_reference import reference
+
+    assert (ROOT / "docs" / "parameters.md").read_text() == reference(ROOT / "conf"), \
+        "docs/parameters.md is stale: run `semisup params --reference` and commit it"
+
+
+def test_the_reference_has_every_key_with_its_comment_and_each_profiles_value():
+    from semisup.params_reference import config_comments, reference
+
+    text = reference(ROOT / "conf")
+    keys, sections = config_comments(ROOT / "conf" / "config.yaml")
+    assert keys["baseline.lr"] == "SGD" and sections["pretrain"].startswith("SimCLR")
+    assert "| `baseline.lr` | `0.001` | `0.01` |" in text  # the demo's value beside the default (the old table: 0.001)
+    assert all(f"`{key}`" in text for key in keys) and "**`study_paper`**" in text
 
 
 @pytest.mark.parametrize("profile", PROFILES)

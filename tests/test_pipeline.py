@@ -14,10 +14,11 @@ import pytest
 from semisup.methods import names, semi_supervised
 
 ROOT = Path(__file__).resolve().parents[1]
-COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore"]
+COPY = ["dvc.yaml", "conf", "stages", "src", "data/curation", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore",
+        "synthetic"]
 
 pytestmark = pytest.mark.slow
-# The README's first comparison command: per experiment, the seed, the test accuracies and the gains
+# The README's comparison command (docs/experiments.md too): per experiment, the seed, the test accuracies and the gains
 README_EXP_SHOW = ["dvc", "exp", "show", "--drop", ".*", "--keep", "^(Experiment|seed|baseline|gan|fixmatch|simclr|simclr_fixmatch)$",
                    "--precision", "3"]
 
@@ -55,7 +56,12 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
         assert all(isinstance(v, (int, float)) for v in metrics.values()), metrics  # numbers only: DVC compares them
     provenance = json.loads((repo / "metrics" / "provenance.json").read_text())
     assert (provenance["data_source"], provenance["image_size"], provenance["profile"]) == ("synthetic", 32, "smoke")
-    assert set(json.loads((repo / "metrics" / "timings.json").read_text())) == set(names())
+    for method in (*names(), "pretrain"):  # seconds beside each model, tied to it by its md5, never inside it
+        timing = json.loads((repo / "models" / f"{method}.timing.json").read_text())
+        assert timing["train_seconds"] > 0 and timing["steps"] > 0, timing
+        assert timing["model_md5"] == cached_file(repo, f"models/{method}.pt").parent.name + cached_file(
+            repo, f"models/{method}.pt").name
+        assert "train_seconds" not in torch_load(repo / "models" / f"{method}.pt")["train"]
     summary = json.loads((repo / "metrics" / "summary.json").read_text())
     assert set(summary) == {*names(), "gain", *(f"gain_{m}" for m in semi_supervised() if m != "gan")}
     gan, base = (json.loads((repo / "metrics" / f"{m}.json").read_text())["test_accuracy"] for m in ("gan", "baseline"))
@@ -70,7 +76,18 @@ def test_repro_runs_every_stage_and_writes_metrics(repo):
     assert "test_accuracy" in shown
     run(["dvc", "plots", "show", "--json"], repo)
     status = run(["dvc", "status", "--json"], repo)
-    assert json.loads(status) == {"source": ["always changed"]}, status  # it re-hashes the source on every repro
+    assert json.loads(status) == {}, status  # nothing left to run, the source stage included
+
+
+def test_a_rerun_changes_nothing_git_or_dvc_tracks(repo):
+    """Training seconds live beside the models, not in them: a forced rerun of training and evaluation leaves every
+    model's hash, dvc.lock and the metrics as committed (training is deterministic on one machine)."""
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "the pipeline's outputs"], repo)
+    out = run(["dvc", "repro", "--force", "--single-item", "train@baseline", "train@gan", "evaluate"], repo)
+    assert "Running stage 'train@gan'" in out
+    assert run(["git", "status", "--porcelain"], repo) == ""
+    assert json.loads(run(["dvc", "status", "--json"], repo)) == {}
 
 
 def test_a_study_result_reads_the_model_once_and_records_the_pretraining_of_arms_that_start_from_it(repo,
@@ -88,7 +105,8 @@ def test_a_study_result_reads_the_model_once_and_records_the_pretraining_of_arms
         assert result["data_sha256"].startswith("synthetic-") and result["synthetic"]["per_class"] > 0
         assert ("pretrain" in result) == (method in ("simclr", "simclr_fixmatch")), method
         if "pretrain" in result:
-            assert result["pretrain"]["steps"] > 0
+            assert result["pretrain"]["steps"] > 0 and result["pretrain"]["seconds"] > 0  # from beside the encoder
+        assert result["train_seconds"] > 0
 
 
 def test_a_budget_ladder_gives_each_unlabelled_method_the_images_it_names_and_runs_the_baseline_once(repo, monkeypatch):
@@ -178,7 +196,7 @@ def cached_file(repo: Path, out: str) -> Path:
 
 
 def test_a_hand_run_over_a_linked_output_leaves_the_cache_intact(repo):
-    """The README's torchrun recipe runs a stage by hand: with `cache.type` links, writing models/gan.pt in place
+    """The torchrun recipe (docs/speed.md) runs a stage by hand: with `cache.type` links, writing models/gan.pt in place
     changed the cached copy of the committed model, which then no longer matched its own hash."""
     import hashlib
 
@@ -204,11 +222,12 @@ def test_a_new_archive_at_the_same_path_reruns_prepare(repo, tmp_path):
     first = run(["dvc", "exp", "run", *overrides], repo)
     assert "Running stage 'prepare'" in first
     again = run(["dvc", "exp", "run", *overrides], repo)
-    assert "Running stage 'source'" in again and "Stage 'prepare' didn't change, skipping" in again
+    assert "Stage 'source' didn't change, skipping" in again  # DVC hashes the archive: no stage runs to check it
+    assert "Stage 'prepare' didn't change, skipping" in again
     write_synthetic_zip(spec, 1, tmp_path / "other.zip")  # a different archive, copied over the same path
     archive.write_bytes((tmp_path / "other.zip").read_bytes())
     changed = run(["dvc", "exp", "run", *overrides], repo)
-    assert "Running stage 'prepare'" in changed and "Running stage 'evaluate'" in changed
+    assert "Running stage 'source'" in changed and "Running stage 'prepare'" in changed and "Running stage 'evaluate'" in changed
     provenance = json.loads((repo / "metrics" / "provenance.json").read_text())
     assert provenance["data_sha256"] == hashlib_of(archive)
     run(["git", "checkout", "params.yaml"], repo)
@@ -222,7 +241,7 @@ def hashlib_of(path: Path) -> str:
 
 
 def test_queued_two_seed_sweep_and_report(repo):
-    """The README's sweep: queue seeds as experiments, run them one at a time, aggregate them."""
+    """The sweep of docs/experiments.md: queue seeds as experiments, run them one at a time, aggregate them."""
     run(["dvc", "exp", "run", "--queue", "-S", "profile=smoke", "-S", "seed=0,1"], repo)
     run(["dvc", "queue", "start", "-j", "1"], repo)
     deadline = time.monotonic() + 600
@@ -233,7 +252,7 @@ def test_queued_two_seed_sweep_and_report(repo):
         assert time.monotonic() < deadline, status
         time.sleep(3)
     assert "Failed" not in status, status
-    report = run([sys.executable, "stages/report.py"], repo)
+    report = run([sys.executable, "-m", "semisup", "report"], repo)
     assert "| synthetic | 32 px | smoke | batch_size=16 | random, 20 | 2 (0,1) |" in report, report
     assert (repo / "metrics" / "report.png").is_file()
     run(["dvc", "queue", "stop"], repo, check=False)  # idle workers may already be gone
@@ -256,7 +275,7 @@ def test_queued_two_seed_sweep_and_report(repo):
 
 
 def test_the_model_registry_round_trip_push_tag_get_predict(repo, tmp_path, make_photo):
-    """The README's "reuse a model" path, end to end: a DVC remote, `dvc push`, a GTO version tag (`gan@v0.1.0`),
+    """The registry path of docs/registry.md, end to end: a DVC remote, `dvc push`, a GTO version tag (`gan@v0.1.0`),
     then `dvc artifacts get` from another folder (DVC clones the repo and pulls from its remote) and `predict` with
     the fetched file."""
     remote = tmp_path / "remote"

@@ -24,11 +24,13 @@ COMMANDS = {
               "time data loading, a baseline step, a GAN step and a GAN epoch against the device's FLOP floor"),
     "review": ("semisup.labels.review",
                "contact sheets, a click-to-pick page and the curated list: choose labelled photos by eye"),
-    "params": ("semisup.params", "regenerate params.yaml from conf/ with Hydra overrides (profile=paper seed=1 ...)"),
+    "params": ("semisup.params", "regenerate params.yaml from conf/ with Hydra overrides (profile=paper seed=1 ...), "
+                                 "or docs/parameters.md with --reference"),
     "report": ("semisup.evaluation.report",
                "every commit's experiments into metrics/report.md and .png (after a sweep)"),
     "ci-review": ("semisup.evaluation.ci_review",
-                  "Markdown for a pull request: metrics and params diff against a base commit, plus the report"),
+                  "Markdown for a pull request: metrics, params and plots against a base commit (--rerun-base: the "
+                  "base reproduced here first)"),
     "study": ("semisup.evaluation.study",
               "run a study over seeds (one committed result file per run) or report it: table with paired "
               "intervals, curves"),

@@ -72,8 +72,10 @@ def save_model(path: Path, method: str, params: Params, train: dict[str, Any],
         "classifier": {k: v.cpu() for k, v in classifier_state.items()},
         "generator": None if generator_state is None else {k: v.cpu() for k, v in generator_state.items()},
     }
-    with atomic_path(path) as tmp:  # never written in place: the old file may be a link into DVC's cache
-        torch.save(blob, tmp)
+    # Never written in place (the old file may be a link into DVC's cache); through a handle, so the archive's inner
+    # folder is torch's fixed "archive", not the temporary file's name (with a pid in it: a new hash every rerun).
+    with atomic_path(path) as tmp, tmp.open("wb") as handle:
+        torch.save(blob, handle)
 
 
 def refused_code(exc: Exception) -> bool:

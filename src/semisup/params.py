@@ -1,6 +1,7 @@
 """Regenerate params.yaml from conf/ with Hydra's public compose API, as `dvc exp run -S ...` composes it.
 
-    semisup params [OVERRIDE ...]     # e.g. profile=paper labeled.strategy=random  (or python -m semisup.params)
+    semisup params [OVERRIDE ...]     # e.g. profile=paper labeled.strategy=random
+    semisup params --reference        # docs/parameters.md from conf/ (`params_reference`), params.yaml untouched
 
 The output is byte-identical to what DVC's Hydra support writes (a test checks it), so switching between the two
 never shows as a change of params.yaml.
@@ -35,11 +36,25 @@ def compose(output: Path, conf_dir: Path, overrides: list[str]) -> None:
     write_text(output, yaml.safe_dump(composed, sort_keys=False))
 
 
+REFERENCE = Path("docs/parameters.md")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra overrides, e.g. profile=paper seed=1")
+    parser.add_argument("--reference", nargs="?", type=Path, const=REFERENCE, default=None, metavar="PATH",
+                        help=f"write the parameter reference (every key, its default, meaning and each profile's "
+                             f"value) to PATH (default {REFERENCE}) instead of params.yaml")
 
 
 def run(args: argparse.Namespace) -> None:
+    if getattr(args, "reference", None) is not None:
+        if args.overrides:
+            raise ConfigError("semisup params --reference takes no overrides: it documents conf/ as it is")
+        from .params_reference import write_reference
+
+        write_reference(args.reference, Path("conf"))
+        print(f"wrote {args.reference}")
+        return
     compose(Path("params.yaml"), Path("conf"), args.overrides)
     print(Path("params.yaml").read_text(), end="")
 
@@ -47,4 +62,6 @@ def run(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     from .cli import run_stage
 
-    run_stage(lambda: run(argparse.Namespace(overrides=sys.argv[1:])))
+    parser = argparse.ArgumentParser(prog="semisup params", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    run_stage(lambda: run(parser.parse_args(sys.argv[1:])))

@@ -1,6 +1,6 @@
 """What only a GPU can check: nvJPEG decoding, bf16 autocast, channels_last and `torch.compile` against the plain
 path, NCCL, the decode-once cache on the device. Every test is `gpu`-marked and skipped without CUDA; the GPU check
-(`python -m semisup gpu-check`) runs them on a lent machine, where DALI may be absent (those tests skip, saying so).
+(`semisup gpu-check`) runs them on a lent machine, where DALI may be absent (those tests skip, saying so).
 
 Tolerances follow what each precision can promise: fp32 and TF32 convolutions within 1e-3 relative, bf16 within a
 few per cent, decoders within 1% of the pixel range on average.

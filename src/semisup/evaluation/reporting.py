@@ -1,7 +1,8 @@
 """What `evaluate` writes. The metrics files `dvc metrics diff` and `dvc exp show` compare hold numbers only (a string
 there reads "diff not supported" and widens every table); what a figure was measured on (data source and its hash,
-size, profile, strategy, seed, recipe) goes to `metrics/provenance.json`, and timings, which vary with the machine's
-load, to `metrics/timings.json`. Accuracies and gains share one unit: fractions of the test set."""
+size, profile, strategy, seed, recipe) goes to `metrics/provenance.json`. Training seconds, which vary with the
+machine's load, stay out of every tracked file (`training.timing`: beside each model). Accuracies and gains share one
+unit: fractions of the test set."""
 from __future__ import annotations
 
 import csv
@@ -27,11 +28,6 @@ def method_metrics(meta: dict[str, Any], test: Evaluation) -> dict[str, Any]:
         "epochs_run": train["epochs_run"],
         "steps": train.get("steps", train["epochs_run"]),  # optimiser steps: the budget runs are compared at
     }
-
-
-def method_timings(meta: dict[str, Any]) -> dict[str, float]:
-    train = meta["train"]
-    return {"train_seconds": round(train["train_seconds"], 2), "images_per_second": round(train["images_per_second"], 1)}
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

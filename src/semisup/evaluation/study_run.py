@@ -129,7 +129,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), b
         "val_accuracy": train["val_accuracy"], "best_step": train.get("best_step", train["best_epoch"]),
         "steps": train["steps"], "budget": budget, "unlabeled_images": train["steps"] * cls.unlabeled_per_step(params),
         "unlabeled_pool": unlabeled_pool(Path("data/unlabeled")),
-        "train_seconds": round(train["train_seconds"], 1), "wall_seconds": round(wall, 1),
+        "train_seconds": round(run_seconds(Path(f"models/{arm}.pt"), wall), 1), "wall_seconds": round(wall, 1),
         "git_revision": _git_revision(), "machine": machine(torch.get_num_threads()),
         "params": {k: v for k, v in asdict(params).items() if k in ("model", "train", "loader", arm)},
         "curve": [[row["step"], round(row["val_accuracy"], 4)] for row in dvclive_curve(arm)],
@@ -139,10 +139,23 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), b
     pretrained = getattr(cls, "pretrained", None)  # a method that starts from an encoder
     if pretrained is not None:  # the pretraining's steps and seconds belong to the run's cost
         pre = torch.load(Path(pretrained), weights_only=True)
-        result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(pre["train"]["train_seconds"], 1),
+        result["pretrain"] = {"steps": pre["train"]["steps"], "seconds": round(run_seconds(Path(pretrained), 0.0), 1),
                               "images": pre["train"]["steps"] * pre["params"]["pretrain"]["batch_size"],
                               "params": pre["params"]["pretrain"]}
     return result
+
+
+def run_seconds(model: Path, fallback: float) -> float:
+    """The training seconds of the run that wrote this model file (kept beside it, `training.timing`); a file
+    restored from DVC's run cache has none of its own: `fallback`, said in one line."""
+    from ..training.timing import read_timing
+
+    timing = read_timing(model)
+    if timing is None:
+        print(f"warning: {model} has no training seconds beside it (restored from DVC's run cache?); recording "
+              f"{fallback:.0f} s (the wall time of its repro) instead")
+        return fallback
+    return float(timing["train_seconds"])
 
 
 def unlabeled_pool(folder: Path) -> int:

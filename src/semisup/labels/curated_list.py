@@ -40,7 +40,7 @@ def read_curated(path: str | Path) -> list[CuratedItem]:
     """Parse and validate the list; any bad line stops with its line number and what to fix."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"labeled.curated_file: {str(path)!r} does not exist; create it with `python -m semisup.labels.review`")
+        raise PipelineError(f"labeled.curated_file: {str(path)!r} does not exist; create it with `semisup review`")
     reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline=""))
     rows, end = [], 0
     for row in reader:  # number rows by the line they start on, even when a quoted note spans lines

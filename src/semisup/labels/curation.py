@@ -100,7 +100,7 @@ def choose_curated(pool: dict[str, list[Candidate]], size: int, seed: int, curat
         if shortfall > 0 and on_missing == "stop":
             raise PipelineError(
                 f"{curated_file}: lists {len(chosen)} {label} photos but labeled.size={size} needs {per_class}; "
-                "add photos (python -m semisup.labels.review) or set labeled.on_missing=random"
+                "add photos (semisup review) or set labeled.on_missing=random"
             )
         reasons = iter(missing + ["list too short"] * shortfall)
         chosen += [Choice(c, f"random replacement for {next(reasons)} (seed {seed})") for c in rng.sample(spare, shortfall)]

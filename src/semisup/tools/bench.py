@@ -1,7 +1,7 @@
-"""`python -m semisup bench`: how fast the pipeline runs on this machine, against the hardware's floor.
+"""`semisup bench`: how fast the pipeline runs on this machine, against the hardware's floor.
 
-    python -m semisup bench                          # 64 and 224 px, whatever device is present
-    python -m semisup bench --sizes 64 --data data/unlabeled --out metrics/bench.json
+    semisup bench                                    # 64 and 224 px, whatever device is present
+    semisup bench --sizes 64 --data data/unlabeled --out metrics/bench.json
 
 Per image size it times, after warm-up, as medians (CUDA events on a GPU, the wall clock on the CPU):
 

@@ -1,11 +1,11 @@
-"""`python -m semisup gpu-check`: make the few minutes of a lent GPU count, and a missing GPU cost nothing.
+"""`semisup gpu-check`: make the few minutes of a lent GPU count, and a missing GPU cost nothing.
 
-    python -m semisup gpu-check plan                 # here: the check's parts in .gpucheck/, its device calls
-    python -m semisup gpu-check plan --plan article  # here: the 128-px set in three parts, the article's calls
+    semisup gpu-check plan                 # here: the check's parts in .gpucheck/, its device calls
+    semisup gpu-check plan --plan article  # here: the 128-px set in three parts, the article's calls
     python -m semisup gpu-check run ...              # there (a command `plan` prints): tests, bench, 224-px runs
     python -m semisup gpu-check article ...          # there (a command `plan --plan article` prints)
-    python -m semisup gpu-check dry-run [--plan article]   # here: the plan's work on the CPU with a tiny budget
-    python -m semisup gpu-check report metrics/gpu/*/*.json
+    semisup gpu-check dry-run [--plan article]   # here: the plan's work on the CPU with a tiny budget
+    semisup gpu-check report metrics/gpu/*/*.json
 
 A lent GPU machine has PyTorch and nothing else of ours (no DALI, DVC, DVCLive or Hydra); what it takes per call and
 in all is in `tools.lease`. The check is **one main call** that needs no carried wheel (the mini set's photos travel

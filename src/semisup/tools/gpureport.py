@@ -9,7 +9,7 @@ METHODS = ("baseline", "gan")  # registered methods the check trains, the superv
 
 
 def report_markdown(runs: list[tuple[str, dict[str, Any]]]) -> str:
-    """The GPU figures for the README, rebuilt from committed `gpu-check.json` files (one per device call):
+    """The GPU figures of docs/speed.md, rebuilt from committed `gpu-check.json` files (one per device call):
     the tests, every bench row, and each trained recipe with the published pipeline's extrapolated time."""
     lines = []
     for name, r in runs:

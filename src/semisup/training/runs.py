@@ -14,6 +14,7 @@ from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_fr
 from ..files import check_writable
 from ..data.loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
 from .loop import Checkpoint, LabeledData, TrainResult, fingerprint
+from .timing import split_timing, write_timing
 
 DATA = Path("data")
 CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
@@ -89,11 +90,14 @@ def whole_pass(loader: LabeledLoader) -> tuple[torch.Tensor, torch.Tensor]:
 
 def finish(method: str, params: Params, exe: Execution, live: Live | None, checkpoint: Checkpoint,
            result: TrainResult) -> None:
-    """Rank 0 closes the curves, saves `models/<method>.pt` and drops the checkpoint; every rank leaves the group."""
+    """Rank 0 closes the curves, saves `models/<method>.pt` (its seconds beside it, `training.timing`, so that a
+    rerun leaves the file's hash alone) and drops the checkpoint; every rank leaves the group."""
     if exe.ranks.is_main:
         live.end()
-        save_model(Path(f"models/{method}.pt"), method, params, result.summary(), result.classifier_state,
-                   result.generator_state)
+        model = Path(f"models/{method}.pt")
+        train, timing = split_timing(result.summary())
+        save_model(model, method, params, train, result.classifier_state, result.generator_state)
+        write_timing(model, timing, result.steps)
         checkpoint.remove()
         print(f"{method}: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
               f"{result.epochs_run} ({result.steps} steps)" if result.history and "val_accuracy" in result.history[-1]
