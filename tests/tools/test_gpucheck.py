@@ -128,7 +128,8 @@ def test_dry_run_passes_where_only_pytorch_is_installed(tmp_path: Path) -> None:
         sys.meta_path.insert(0, Block())
     '''))
     out = tmp_path / "out"
-    env = {"PYTHONPATH": f"{site}:{ROOT / 'src'}", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    # one thread: on a small shared CPU a second PyTorch thread spins while another process holds the core
+    env = {"PYTHONPATH": f"{site}:{ROOT / 'src'}", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-m", "semisup", "gpu-check", "dry-run", "--no-dali", "--out", str(out),
                            "--source", str(MINI)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

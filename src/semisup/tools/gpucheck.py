@@ -182,6 +182,8 @@ def dry_run_article(keep: Path | None) -> None:
     """The article plan's calls, with the tiny budget, run here as the device would run them."""
     from .rehearsal import rehearse_article
 
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise PipelineError(f"--out: {keep} is a file; give a folder for the rehearsal's files")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = keep or Path(tmp)
         calls, results, _ = rehearse_article(Path.cwd(), scratch)
