@@ -192,6 +192,6 @@ def dry_run_article(keep: Path | None) -> None:
                   f"{', '.join(r['files']) or 'nothing'}" + (f"; refused: {r['refused']}" if r["refused"] else ""))
         failed = [r for r in results if r["returncode"] != 0]
         if failed:
-            raise PipelineError(f"dry run: call {failed[0]['call']} exited {failed[0]['returncode']}: "
-                                f"{failed[0]['output'].strip().splitlines()[-1] if failed[0]['output'].strip() else ''}")
+            last = (failed[0]["output"].strip().splitlines() or [""])[-1]
+            raise PipelineError(f"dry run: call {failed[0]['call']} exited {failed[0]['returncode']}: {last}")
         print(f"dry run done: {len(results)} of {len(calls)} calls" + (f"; files in {scratch}" if keep else ""))

@@ -91,8 +91,8 @@ def execute(calls: list[Call], parts_root: Path, device_root: Path, scratch: Pat
         began = time.perf_counter()
         code, output = run_call(call, device_root, {**env, "OUT": str(out)}, limit_s)
         files, refused = returned(out)
-        results.append({"call": k, "what": call.what, "returncode": code, "seconds": round(time.perf_counter() - began, 1),
-                        "out": out, "files": files, "refused": refused, "output": output[-4000:]})
+        results.append({"call": k, "what": call.what, "returncode": code, "out": out, "files": files,
+                        "refused": refused, "seconds": round(time.perf_counter() - began, 1), "output": output[-4000:]})
         if code != 0:
             break
     return results
