@@ -153,10 +153,24 @@ def test_article_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFix
 
     for argv in (["gpu-check", "article", str(tmp_path / "absent.json"), "--call", "3", "--out", str(tmp_path)],
                  ["gpu-check", "article", "--call", "3"],
-                 ["gpu-check", "plan", "--plan", "article", "--source", str(tmp_path / "absent.zip")]):
+                 ["gpu-check", "plan", "--plan", "article", "--source", str(tmp_path / "absent.zip")],
+                 ["gpu-check", "dry-run", "--plan", "article", "--out", __file__]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("error: ") and "\n" not in err, err
     assert not os.listdir(tmp_path)
+
+
+def test_a_rehearsed_call_ends_at_its_timeout_with_what_it_started(tmp_path: Path) -> None:
+    """As on the device: at its timeout a command ends with its children, even one still holding the output."""
+    import time
+
+    from semisup.tools.carry import Call
+    from semisup.tools.rehearsal import run_call
+
+    began = time.perf_counter()
+    code, output = run_call(Call("hangs", [], "echo started; sleep 30 & sleep 30", 1, 1), tmp_path, dict(os.environ))
+    assert code == 124 and output.startswith("started") and "stopped at its timeout, 1 s" in output
+    assert time.perf_counter() - began < 10

@@ -78,7 +78,7 @@ class Budget:
     adaptive: bool = True  # chunk epochs by the measured epoch time (False: by the budgeted costs alone)
     compile: bool = False
     costs: Costs = field(default_factory=Costs)
-    call_timeouts: tuple[int, ...] = ()  # the training calls' timeouts (empty: the first gets CALL_S, the last the rest)
+    call_timeouts: tuple[int, ...] = ()  # the training calls' timeouts (empty: CALL_S, then what the lease has left)
 
 
 FULL = Budget()
@@ -213,7 +213,8 @@ def describe(calls: list[Call], sizes: dict[str, int], plan: dict[str, Any]) -> 
              f"(jobs: {', '.join(j['name'] for j in plan['jobs'])}), val {over['data']['val_size']}, test "
              f"{over['data']['test_size']} read once per model, gan.unsupervised_weight="
              f"{over['gan']['unsupervised_weight']}, switches: "
-             + ", ".join(f"train.{k}={v}" for k, v in over["train"].items()) + f", loader.decode={over['loader']['decode']}",
+             + ", ".join(f"train.{k}={v}" for k, v in over["train"].items())
+             + f", loader.decode={over['loader']['decode']}",
              f"GAN: {e['gan_epochs']} of the published {PUBLISHED_EPOCHS} epochs ({e['steps_per_epoch']} steps of "
              f"{over['gan']['batch_size']}, ~{e['epoch_s']} s each as budgeted), validated every epoch; baseline "
              f"{over['baseline']['epochs']} steps.",
@@ -224,8 +225,8 @@ def describe(calls: list[Call], sizes: dict[str, int], plan: dict[str, Any]) -> 
     for k, c in enumerate(calls, 1):
         lines.append(f"\n# call {k}: {c.what} (~{c.expected_s} s)\ncarry: {json.dumps(c.carry)}\n"
                      f"timeout_s: {c.timeout_s}\ncommand: {c.command}")
-    lines.append(f"\nThe calls are in {plan['parts']}/calls.json; after each, fetch $OUT (article.json: every result so far, "
-                 "article.log, gpu.txt, the GAN's last grids).")
+    lines.append(f"\nThe calls are in {plan['parts']}/calls.json; after each, fetch $OUT (article.json: every result "
+                 "so far, article.log, gpu.txt, the GAN's last grids).")
     return "\n".join(lines) + "\n"
 
 

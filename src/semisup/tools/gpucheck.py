@@ -182,6 +182,8 @@ def dry_run_article(keep: Path | None) -> None:
     """The article plan's calls, with the tiny budget, run here as the device would run them."""
     from .rehearsal import rehearse_article
 
+    if keep is not None and keep.exists() and not keep.is_dir():
+        raise PipelineError(f"--out: {keep} is a file; give a folder for the rehearsal's files")
     with tempfile.TemporaryDirectory() as tmp:
         scratch = keep or Path(tmp)
         calls, results, _ = rehearse_article(Path.cwd(), scratch)
@@ -190,6 +192,6 @@ def dry_run_article(keep: Path | None) -> None:
                   f"{', '.join(r['files']) or 'nothing'}" + (f"; refused: {r['refused']}" if r["refused"] else ""))
         failed = [r for r in results if r["returncode"] != 0]
         if failed:
-            raise PipelineError(f"dry run: call {failed[0]['call']} exited {failed[0]['returncode']}: "
-                                f"{failed[0]['output'].strip().splitlines()[-1] if failed[0]['output'].strip() else ''}")
+            last = (failed[0]["output"].strip().splitlines() or [""])[-1]
+            raise PipelineError(f"dry run: call {failed[0]['call']} exited {failed[0]['returncode']}: {last}")
         print(f"dry run done: {len(results)} of {len(calls)} calls" + (f"; files in {scratch}" if keep else ""))

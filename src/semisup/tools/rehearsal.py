@@ -8,6 +8,7 @@ import io
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -65,9 +66,11 @@ def returned(out: Path) -> tuple[list[str], list[str]]:
     return files, refused
 
 
-def execute(calls: list[Call], parts_root: Path, device_root: Path, scratch: Path) -> list[dict[str, Any]]:
+def execute(calls: list[Call], parts_root: Path, device_root: Path, scratch: Path,
+            limit_s: int | None = None) -> list[dict[str, Any]]:
     """Each call in turn: its carried paths copied from `parts_root` into `device_root` (earlier ones stay, as
-    ignored outputs stay on the device), its command run there with a fresh $OUT, under its timeout."""
+    ignored outputs stay on the device), its command run there with a fresh $OUT, under its timeout (or `limit_s`:
+    a tiny plan's timeouts are budgeted for a GPU, and a loaded CPU takes longer for the same decisions)."""
     shim = scratch / "bin"
     shim.mkdir(parents=True, exist_ok=True)
     (shim / "python3").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')  # a link would leave the venv
@@ -86,18 +89,28 @@ def execute(calls: list[Call], parts_root: Path, device_root: Path, scratch: Pat
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         began = time.perf_counter()
-        try:
-            done = subprocess.run(["bash", "-c", call.command], cwd=device_root, env={**env, "OUT": str(out)},
-                                  capture_output=True, text=True, timeout=call.timeout_s)
-            code, output = done.returncode, done.stdout + done.stderr
-        except subprocess.TimeoutExpired as exc:
-            code, output = 124, f"{exc.stdout or ''}{exc.stderr or ''}\nstopped at its timeout, {call.timeout_s} s"
+        code, output = run_call(call, device_root, {**env, "OUT": str(out)}, limit_s)
         files, refused = returned(out)
-        results.append({"call": k, "what": call.what, "returncode": code, "seconds": round(time.perf_counter() - began, 1),
-                        "out": out, "files": files, "refused": refused, "output": output[-4000:]})
+        results.append({"call": k, "what": call.what, "returncode": code, "out": out, "files": files,
+                        "refused": refused, "seconds": round(time.perf_counter() - began, 1), "output": output[-4000:]})
         if code != 0:
             break
     return results
+
+
+def run_call(call: Call, cwd: Path, env: dict[str, str], limit_s: int | None = None) -> tuple[int, str]:
+    """(exit status, output) of one command; at its timeout (or `limit_s`) the command and everything it started
+    end, as on the device (a worker left holding the output would otherwise keep the call waiting)."""
+    limit = limit_s or call.timeout_s
+    proc = subprocess.Popen(["bash", "-c", call.command], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=limit)
+        return proc.returncode, output
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        output, _ = proc.communicate()
+        return 124, f"{output}\nstopped at its timeout, {limit} s"
 
 
 def stand_in_zip(path: Path, curated: Path, extra_per_class: int, unlabeled: int, size: int) -> Path:
@@ -139,4 +152,4 @@ def rehearse_article(root: Path, scratch: Path) -> tuple[list[Call], list[dict[s
     calls, _, plan = article.build(root, source, budget, work=str(scratch / "root-w"), part_limit=part_limit,
                                    parts_root=staged)
     device_root = device_copy(root, scratch / "device")
-    return calls, execute(calls, staged, device_root, scratch), plan
+    return calls, execute(calls, staged, device_root, scratch, lease.CALL_S), plan
