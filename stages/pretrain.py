@@ -7,7 +7,7 @@ one run serves every seed and labelled-set strategy (DVC's run cache restores it
 """
 from semisup.cli import run_stage
 from semisup.config import load_params
-from semisup.methods.base import Unlabeled
+from semisup.training.contract import Unlabeled
 from semisup.methods.simclr import SimclrPretraining
 from semisup.training.runs import DATA, finish, setup, unlabeled_stream
 from semisup.training.loop import fit

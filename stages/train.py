@@ -13,7 +13,7 @@ from semisup.cli import run_stage
 from semisup.config import load_params
 from semisup.errors import ConfigError
 from semisup.methods import method_class, names
-from semisup.methods.base import Unlabeled
+from semisup.training.contract import Unlabeled
 from semisup.training.runs import finish, labeled_data, setup, unlabeled_stream
 from semisup.training.loop import fit
 

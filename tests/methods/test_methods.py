@@ -13,9 +13,10 @@ from semisup.config import params_from_dict
 from semisup.errors import ConfigError, PipelineError
 from semisup.training.execution import Execution
 from semisup.methods import method_class, names, semi_supervised
-from semisup.methods.base import Method, Unlabeled
+from semisup.training.contract import Method, Unlabeled, LabeledData
 from semisup.methods.sgan import SemiSupervisedGan
-from semisup.training.loop import Checkpoint, LabeledData, fit
+from semisup.training.loop import fit
+from semisup.training.checkpoint import Checkpoint
 
 SIZE = 32
 CPU = Execution(torch.device("cpu"))
@@ -109,6 +110,7 @@ def test_every_method_is_deterministic_and_resumes_exactly(name, tmp_path):
     logged = set(a.history[0]) - {"epoch", "step", "val_accuracy", "val_loss"}  # the method's own losses
     assert logged and all(math.isfinite(a.history[-1][k]) for k in logged)
     assert method.judged() is method.kept()[0] and a.classifier_state.keys() == method.judged().state_dict().keys()
+    assert list(a.states) == list(method.kept_names) and len(method.kept()) == len(method.kept_names)
     with pytest.raises(KeyboardInterrupt):
         train(interrupted(build(name, tmp_path / "c"), at=2), tmp_path / "c")
     assert (tmp_path / "c" / "ckpt.pt").is_file()  # round 1 was saved

@@ -90,10 +90,11 @@ def test_rehearsal_runs_the_plans_commands_here_and_resumes_across_calls(full_pl
 
 
 def _gan(epochs: int, ckpt_dir: Path):
-    from semisup.methods.base import Unlabeled
+    from semisup.training.contract import Unlabeled, LabeledData
     from semisup.methods.sgan import SemiSupervisedGan
     from semisup.training.execution import Execution
-    from semisup.training.loop import Checkpoint, LabeledData, fit
+    from semisup.training.loop import fit
+    from semisup.training.checkpoint import Checkpoint
 
     params = params_from_dict({"image_size": 32, "gan": {"batch_size": 4, "generator_width": 8, "epochs": 2}})
     params = with_epochs(params, "gan", epochs)

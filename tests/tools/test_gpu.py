@@ -85,9 +85,8 @@ def test_decode_once_stream_lives_on_the_gpu_and_matches_the_cpu(tmp_path: Path,
 
 def _gan_step_losses(amp: bool, channels_last: bool, compile: bool, steps: int = 3, passes: str = "separate",
                      labeled: int = 16) -> list[dict[str, float]]:
-    from semisup.methods.base import Unlabeled
+    from semisup.training.contract import Unlabeled, LabeledData
     from semisup.methods.sgan import SemiSupervisedGan
-    from semisup.training.loop import LabeledData
 
     params = params_from_dict({"image_size": 64, "gan": {"passes": passes},
                                "train": {"amp": amp, "channels_last": channels_last, "compile": compile,

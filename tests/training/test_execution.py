@@ -89,9 +89,8 @@ def _free_port() -> int:
 def _rank(rank: int, port: int, results) -> None:
     import os
 
-    from semisup.methods.base import Unlabeled
+    from semisup.training.contract import Unlabeled, LabeledData
     from semisup.methods.sgan import SemiSupervisedGan
-    from semisup.training.loop import LabeledData
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.distributed.init_process_group("gloo", rank=rank, world_size=2)

@@ -17,10 +17,11 @@ from dvclive import Live
 from semisup.config import params_from_dict
 from semisup.errors import PipelineError
 from semisup.training.execution import Execution
-from semisup.methods.base import Unlabeled
+from semisup.training.contract import Unlabeled, LabeledData
 from semisup.methods.baseline import Baseline
 from semisup.methods.sgan import SemiSupervisedGan
-from semisup.training.loop import Checkpoint, LabeledData, check_finite, fit
+from semisup.training.loop import check_finite, fit
+from semisup.training.checkpoint import Checkpoint
 
 SIZE = 32
 
@@ -93,7 +94,7 @@ def test_gan_resumes_after_an_interrupted_epoch(tmp_path):
     resumed, ckpt = run_gan(tmp_path / "cut", params, unlabeled_batches())
     assert [r["epoch"] for r in resumed.history] == [1, 2]
     assert same_state(full.classifier_state, resumed.classifier_state)
-    assert same_state(full.generator_state, resumed.generator_state)
+    assert same_state(full.states["generator"], resumed.states["generator"])
     assert (tmp_path / "cut" / "samples" / "epoch_002.png").is_file()
     assert (tmp_path / "cut" / "samples" / "epoch_001.png").read_bytes() == \
         (tmp_path / "full" / "samples" / "epoch_001.png").read_bytes()  # drawn before the interruption, restored
@@ -180,7 +181,7 @@ def test_a_second_run_of_the_same_method_stops_naming_the_first(tmp_path):
 
 
 def test_the_resume_fingerprint_covers_every_param_the_stage_declares(tmp_path):
-    from semisup.training.loop import fingerprint, stage_params
+    from semisup.training.checkpoint import fingerprint, stage_params
 
     root = Path(__file__).resolve().parents[2]
     labeled = tmp_path / "labeled.csv"
@@ -275,7 +276,7 @@ HOLD = """
 import os, sys
 from pathlib import Path
 from semisup.cli import run_stage
-from semisup.training.loop import Checkpoint
+from semisup.training.checkpoint import Checkpoint
 
 def main():
     Checkpoint(Path(sys.argv[1]), "k").hold()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
-    from .base import Method
+    from ..training.contract import Method
 
 REGISTRY: dict[str, str] = {  # name (= config section, stage item, model file) -> "module:class"
     "baseline": "semisup.methods.baseline:Baseline",

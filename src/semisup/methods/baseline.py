@@ -13,8 +13,8 @@ from ..training.ema import make_ema
 from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
-from ..training.loop import LabeledData
-from .base import OneNetwork, Rounds, Unlabeled
+from ..training.contract import LabeledData, Rounds, Unlabeled
+from .base import OneNetwork
 
 
 class Baseline(OneNetwork):

@@ -21,8 +21,8 @@ from ..training.ema import make_ema
 from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
-from ..training.loop import NOISE_STRIDE, LabeledData
-from .base import OneNetwork, Rounds, Unlabeled, round_steps
+from ..training.contract import NOISE_STRIDE, LabeledData, Rounds, Unlabeled
+from .base import OneNetwork, round_steps
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:

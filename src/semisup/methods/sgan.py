@@ -23,8 +23,8 @@ from ..training.execution import Execution
 from ..files import atomic_path
 from ..models import Classifier, Generator, to_unit_range
 from ..training.schedules import make_scheduler
-from ..training.loop import NOISE_STRIDE, LabeledData
-from .base import Method, Rounds, Unlabeled, round_steps
+from ..training.contract import NOISE_STRIDE, LabeledData, Method, Rounds, Unlabeled
+from .base import round_steps
 
 
 @contextlib.contextmanager
@@ -139,6 +139,8 @@ class SemiSupervisedGan(Method):
 
     def judged(self) -> nn.Module:
         return evaluated(self.classifier, self.ema)
+
+    kept_names = ("classifier", "generator")
 
     def kept(self) -> tuple[nn.Module, ...]:
         return self.judged(), self.generator

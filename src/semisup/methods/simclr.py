@@ -20,8 +20,7 @@ from ..errors import PipelineError
 from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
-from ..training.loop import LabeledData
-from .base import Method, Rounds, Unlabeled
+from ..training.contract import LabeledData, Method, Rounds, Unlabeled
 from .baseline import Baseline
 from .fixmatch import FixMatch, decay_groups
 

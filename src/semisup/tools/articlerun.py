@@ -159,7 +159,7 @@ class Run:
     def method(self, job: str, method: str, params, exe, folders: recipes.Folders, counts: dict[str, int]) -> bool:
         """One method of a job: chunks of whole rounds while they fit (in the adaptive clock, the first chunk of a
         method never measured is 2 rounds, to measure it), then its test, read once. False at the deadline."""
-        from ..training.loop import Checkpoint
+        from ..training.checkpoint import Checkpoint
 
         total, c = getattr(params, method).epochs, self.costs
         m = self.state["jobs"][job].setdefault(method, {"rounds": 0, "planned": total, "labeled": counts})

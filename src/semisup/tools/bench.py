@@ -115,7 +115,7 @@ def _params(size: int, variant: str, device: torch.device):
 
 def _random_data(size: int, device: torch.device):
     """Labelled and validation tensors of random pixels, as the training stage holds them on the device."""
-    from ..training.loop import LabeledData
+    from ..training.contract import LabeledData
 
     g = torch.Generator(device=device).manual_seed(0)
     x = torch.rand(LABELED, 3, size, size, device=device, generator=g)
@@ -138,7 +138,7 @@ class GanCase:
 
 
 def gan_case(size: int, variant: str, device: torch.device) -> GanCase:
-    from ..methods.base import Unlabeled
+    from ..training.contract import Unlabeled
     from ..methods.sgan import SemiSupervisedGan
 
     params = _params(size, variant, device)

@@ -104,7 +104,7 @@ def train_recipe(name: str, source: Path, data: Path, budget: Budget, device, wo
     """The recipe's baseline and GAN at `budget.image_size` on the prepared data, through the method registry and
     the one loop as the stages train them (no DVCLive), decoding with DALI where installed, else torchvision."""
     from ..data import tvdecode
-    from ..training.loop import Checkpoint
+    from ..training.checkpoint import Checkpoint
 
     profile, overrides = recipes.RECIPES[name]
     b = budget

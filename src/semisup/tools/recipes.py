@@ -16,7 +16,9 @@ if TYPE_CHECKING:  # PyTorch is imported by what trains, not by what only compos
 
     from ..config import Params
     from ..training.execution import Execution
-    from ..training.loop import Checkpoint, LabeledData, TrainResult
+    from ..training.loop import TrainResult
+    from ..training.contract import LabeledData
+    from ..training.checkpoint import Checkpoint
 
 
 def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +96,7 @@ def labeled_data(params: Params, method: str, folders: Folders, exe: Execution,
     device instead of DALI's graph)."""
     from ..data.decoded import labeled_passes
     from ..data.loaders import unlabeled_files
-    from ..training.loop import LabeledData
+    from ..training.contract import LabeledData
 
     cls = method_class(method)
     size, device = params.image_size, exe.device
@@ -117,7 +119,7 @@ def unlabeled_for(method: str, params: Params, exe: Execution, folders: Folders,
     """The unlabelled batches a registered method reads (None for one that reads none), decoded once into `cache`
     before any clock starts, as `stages/train.py` builds them with `loader.decode: once`; and what they are."""
     from ..data.decoded import DecodedStream
-    from ..methods.base import Unlabeled
+    from ..training.contract import Unlabeled
 
     cls = method_class(method)
     if not cls.uses_unlabeled:

@@ -1,5 +1,5 @@
-"""The one training loop (`fit`) every method runs, and what it keeps: checkpoints, the best validated networks,
-curves. A method (`semisup.methods`) only says how to take one step.
+"""The one training loop (`fit`) every method runs, and what it keeps: the best validated networks, curves and a
+checkpoint per round (`checkpoint.py`). A method (`contract.Method`) only says how to take one step.
 
 Losses stay on the device inside a round; they are read back once per validation, never per step. Beyond the
 published recipe, each a param that the `paper` profile leaves off: augmented labelled batches
@@ -9,214 +9,48 @@ selection and the test see) and BatchNorm statistics recalibrated before validat
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import os
-import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.optim.swa_utils import update_bn
 from tqdm import tqdm
 
-from ..artifacts import refused_code
 from ..config import Params
 from ..errors import PipelineError
 from ..scoring import Evaluation, evaluate
+from .checkpoint import Checkpoint
+from .contract import LabeledData, Method
 from .execution import Execution, all_ranks_mean
-from ..files import atomic_path
-from ..typed import dotted
 
 if TYPE_CHECKING:  # DVCLive is needed by the stages that log, not to train (the GPU check runs without it)
     from dvclive import Live
 
-    from ..methods.base import Method
-
 LOG_EVERY = 10
-CHECKPOINT_FORMAT = 2  # 2: one loop for every method (`fit`); older checkpoints start fresh
-NOISE_STRIDE = 7919  # rank r draws its random stream (noise, picks) from seed + k + r * NOISE_STRIDE
-
-
-@dataclass
-class LabeledData:
-    """What both methods see: the fixed labelled batch and the validation set, as tensors on the device."""
-
-    x_labeled: torch.Tensor
-    y_labeled: torch.Tensor
-    x_val: torch.Tensor
-    y_val: torch.Tensor
-    augmented: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None  # a fresh augmented labelled batch
-    x_calibration: torch.Tensor | None = None  # real images for BatchNorm statistics (`train.recalibrate_bn`)
-
-    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """The labelled batch for one step: a new augmentation of the whole set, or the fixed decoded set."""
-        return (self.x_labeled, self.y_labeled) if self.augmented is None else self.augmented()
 
 
 @dataclass
 class TrainResult:
-    classifier_state: dict[str, torch.Tensor]
+    states: dict[str, dict[str, torch.Tensor]]  # each kept network at the best validation (`Method.kept_names`)
     best_epoch: int  # the round (1-based) of the best validation
     val_accuracy: float
     val_loss: float
     epochs_run: int
     train_seconds: float
     images_per_second: float
-    generator_state: dict[str, torch.Tensor] | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     steps: int = 0  # classifier optimiser steps taken: the budget that runs are compared at
     best_step: int = 0  # the optimiser step of the best validation (what the curves' x counts)
 
     def summary(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if k not in ("classifier_state", "generator_state", "history")}
-
-
-def stage_params(stage: str, dvc_yaml: Path = Path("dvc.yaml")) -> list[str] | None:
-    """The params a stage declares in dvc.yaml (`model`, `gan`, `data.source`, ...), or None when it is not there.
-    `name@item` reads a `foreach` stage's template with `${key}` (or `${item}`) filled in."""
-    import yaml
-
-    name, _, item = stage.partition("@")
-    try:
-        spec = yaml.safe_load(dvc_yaml.read_text())["stages"][name]
-        spec = spec["do"] if item else spec
-        declared = spec["params"]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
-        return None
-    return [p.replace("${key}", item).replace("${item}", item) for p in declared if isinstance(p, str)]
-
-
-def fingerprint(params: Params, method: str, labeled_csv: Path | None, dvc_yaml: Path = Path("dvc.yaml"),
-                stage: str | None = None) -> str:
-    """Identifies a run for resuming: every param the method's stage declares in dvc.yaml (all params when the
-    stage is not found, so nothing it reads is ever left out) plus the labelled set it was given (None: a stage
-    that reads no labelled set)."""
-    values = asdict(params)
-    keys = stage_params(stage or f"train@{method}", dvc_yaml) or sorted(values)
-    relevant = {key: dotted(values, key) for key in keys}
-    relevant["checkpoint_format"] = CHECKPOINT_FORMAT
-    labeled = "" if labeled_csv is None else hashlib.sha256(labeled_csv.read_bytes()).hexdigest()
-    blob = json.dumps(relevant, sort_keys=True, default=str) + labeled
-    return hashlib.sha256(blob.encode()).hexdigest()
-
-
-class Checkpoint:
-    """Last-epoch state in a file outside DVC's outputs (so DVC never deletes it and keeps its run cache).
-
-    Written atomically (`files.atomic_path`), read with `weights_only=True` (tensors and plain values only: a
-    crafted file cannot run code), and a file that cannot be read (a power cut, a full disk) is moved aside with one
-    line and training starts fresh. `hold()` locks it for one run at a time."""
-
-    def __init__(self, path: Path, key: str, writer: bool = True):
-        self.path, self.key, self.writer = path, key, writer  # every rank reads; only rank 0 writes
-        self._lock = None
-
-    def hold(self) -> None:
-        """An exclusive lock on this checkpoint for this run (the writer rank): a second run of the same method in
-        the same folder (a hand run beside `dvc repro`) stops at once, naming the first, instead of resuming from
-        and overwriting its checkpoint. The lock ends with the process, however it ends; its file is removed on
-        every exit the process survives (`release`), and one left by a killed run is taken over, in one line."""
-        import atexit
-        import fcntl
-
-        if not self.writer or self._lock is not None:
-            return
-        lock = self.lock_path
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        while True:
-            handle = lock.open("a+", encoding="utf-8")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.seek(0)
-                holder = handle.read().strip() or "another process"
-                handle.close()
-                raise PipelineError(f"{self.path}: {holder} is training this method in this folder; wait for it to "
-                                    "end or stop it, then rerun (two runs would resume from and overwrite one "
-                                    "checkpoint)") from None
-            try:  # the holder may have removed the file between our open and our lock: then lock the new one
-                current = os.stat(lock).st_ino == os.fstat(handle.fileno()).st_ino
-            except FileNotFoundError:
-                current = False
-            if current:
-                break
-            handle.close()
-        handle.seek(0)
-        if stale := handle.read().strip():
-            print(f"{lock}: left by {stale}, which ended without removing it; taken over")
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} (`{' '.join(sys.argv)}`, started {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
-        handle.flush()
-        self._lock = handle
-        atexit.register(self.release)
+        return {k: v for k, v in asdict(self).items() if k not in ("states", "history")}
 
     @property
-    def lock_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".lock")
-
-    def release(self) -> None:
-        """Remove the lock file, then let the lock go (in that order: a run starting in between finds no file and
-        makes its own, or finds the removed one and retries)."""
-        if self._lock is not None:
-            self.lock_path.unlink(missing_ok=True)
-            self._lock.close()
-            self._lock = None
-
-    def load(self, device: torch.device) -> dict[str, Any] | None:
-        if not self.path.is_file():
-            return None
-        try:
-            state = torch.load(self.path, map_location=device, weights_only=True)
-            if not isinstance(state, dict):
-                raise ValueError("not a dict")
-        except Exception as exc:  # noqa: BLE001 - truncated, corrupt or unsafe: never resume from it
-            why = "holds objects other than tensors and plain values" if refused_code(exc) \
-                else f"cannot be read ({type(exc).__name__})"
-            if self.writer:  # other ranks read the same file and start fresh alike
-                aside = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
-                self.path.replace(aside)
-                print(f"{self.path}: {why}; moved aside to {aside.name}, starting fresh")
-            return None
-        if state.get("key") != self.key:
-            print(f"{self.path}: params or data changed since this checkpoint; starting fresh")
-            return None
-        return state
-
-    def save(self, state: dict[str, Any]) -> None:
-        if not self.writer:
-            return
-        with atomic_path(self.path) as tmp:  # an interrupt or a full disk never leaves half a checkpoint
-            torch.save({**state, "key": self.key}, tmp)
-
-    @property
-    def kept(self) -> Path:
-        """Copies of outputs drawn during the run (the GAN's grids), restored on resume."""
-        return self.path.with_name(f"{self.path.stem}-kept")
-
-    def keep(self, output: Path) -> None:
-        if self.writer:
-            self.kept.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(output, self.kept / output.name)
-
-    def restore_kept(self, into: Path) -> None:
-        if self.kept.is_dir():
-            into.mkdir(parents=True, exist_ok=True)
-            for saved in sorted(self.kept.iterdir()):
-                if not (into / saved.name).exists():
-                    shutil.copyfile(saved, into / saved.name)
-
-    def remove(self) -> None:
-        if self.writer:
-            self.path.unlink(missing_ok=True)
-            shutil.rmtree(self.kept, ignore_errors=True)
-        self.release()
+    def classifier_state(self) -> dict[str, torch.Tensor]:
+        return self.states["classifier"]
 
 
 EXPLODED = 1e4  # a cross-entropy-type loss this large means logits of that size: the run is blowing up
@@ -341,9 +175,9 @@ def fit(method: Method, data: LabeledData | None, params: Params, exe: Execution
     bar.close()
     if plan.validate_every == 0:  # nothing to select on: the last state
         best.epoch, best.step, best.states = plan.count, steps, [copy.deepcopy(m.state_dict()) for m in method.kept()]
-    states = best.states or [{}]
-    return TrainResult(states[0], best.epoch, best.accuracy, best.loss, plan.count, seconds,
-                       images / max(seconds, 1e-9), generator_state=states[1] if len(states) > 1 else None,
+    states = dict(zip(method.kept_names, best.states or [{}]))
+    return TrainResult(states, best.epoch, best.accuracy, best.loss, plan.count, seconds,
+                       images / max(seconds, 1e-9),
                        history=history, steps=steps, best_step=best.step)
 
 

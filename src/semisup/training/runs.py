@@ -13,7 +13,9 @@ from ..config import Params
 from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
 from ..files import check_writable
 from ..data.loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
-from .loop import Checkpoint, LabeledData, TrainResult, fingerprint
+from .loop import TrainResult
+from .contract import LabeledData
+from .checkpoint import Checkpoint, fingerprint
 from .timing import split_timing, write_timing
 
 DATA = Path("data")
@@ -96,7 +98,7 @@ def finish(method: str, params: Params, exe: Execution, live: Live | None, check
         live.end()
         model = Path(f"models/{method}.pt")
         train, timing = split_timing(result.summary())
-        save_model(model, method, params, train, result.classifier_state, result.generator_state)
+        save_model(model, method, params, train, result.classifier_state, result.states.get("generator"))
         write_timing(model, timing, result.steps)
         checkpoint.remove()
         print(f"{method}: best validation accuracy {result.val_accuracy:.4f} at epoch {result.best_epoch}/"
