@@ -5,14 +5,14 @@
 from pathlib import Path
 
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import load_shared_params
 from semisup.labels.curation import choose_curated, choose_random, read_pool, write_labeled_sets
 
 DATA = Path("data")
 
 
 def main() -> None:
-    params = load_params()
+    params = load_shared_params()
     lab = params.labeled
     pool = read_pool(DATA / "pool")
     if lab.strategy == "random":

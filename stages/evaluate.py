@@ -10,7 +10,7 @@ from pathlib import Path
 
 from semisup.artifacts import load_model
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import default_params, load_params
 from semisup.scoring import evaluate
 from semisup.data.loaders import load_labeled
 from semisup.device import resolve_device
@@ -31,7 +31,7 @@ def main() -> None:
         x_test, y_test = test_sets[size]
         test = evaluate(model, x_test, y_test, params.loader.eval_batch_size, params.train.amp)
         results[method] = method_metrics(meta, test)
-        provenance[method] = model_provenance(meta)
+        provenance[method] = model_provenance(meta, default_params())
         write_json(Path(f"metrics/{method}.json"), results[method])
         write_confusion(Path(f"plots/confusion/{method}.csv"), y_test.tolist(), test.probabilities.argmax(1).tolist())
         print(f"{method}: test accuracy {test.accuracy:.4f} on {test.count} images "

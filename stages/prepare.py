@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import load_shared_params
 from semisup.labels.curated_list import read_curated
 from semisup.data.ingest import prepare, summarize
 
@@ -14,7 +14,7 @@ DATA = Path("data")
 
 
 def main() -> None:
-    params = load_params()
+    params = load_shared_params()
     curated = Path(params.labeled.curated_file)
     # Curated photos are never drawn into val/test, whatever strategy this run uses, so switching strategy keeps the split.
     reserved = {item.key for item in read_curated(curated)} if curated.is_file() else set()

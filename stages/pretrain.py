@@ -6,7 +6,7 @@ It reads every photo of the pool and of Kaggle's test1 without its label, and ne
 one run serves every seed and labelled-set strategy (DVC's run cache restores it), and `train@simclr` fine-tunes it.
 """
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import load_params
 from semisup.training.contract import Unlabeled
 from semisup.methods.simclr import SimclrPretraining
 from semisup.training.runs import DATA, finish, setup, unlabeled_stream

@@ -10,13 +10,13 @@ import time
 from pathlib import Path
 
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import load_shared_params
 from semisup.files import write_text
 from semisup.data.sources import fingerprint_source
 
 
 def main() -> None:
-    params = load_params()
+    params = load_shared_params()
     began = time.perf_counter()
     fingerprint = fingerprint_source(params.data.source)
     write_text(Path("data/source.json"), json.dumps(fingerprint, indent=2, sort_keys=True) + "\n")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from semisup.cli import run_stage
-from semisup.config import load_params
+from semisup.parameters import load_params
 from semisup.errors import ConfigError
 from semisup.methods import method_class, names
 from semisup.training.contract import Unlabeled

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from semisup.artifacts import load_model, save_model
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.errors import PipelineError
 from semisup.models import Classifier
 

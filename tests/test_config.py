@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from semisup.config import ConfigError, Params, load_params, params_from_dict
+from semisup.config import ConfigError, Params
+
+from semisup.parameters import default_params, load_params, params_from_dict
 from semisup.errors import PipelineError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,7 +38,7 @@ def config_error(raw: dict) -> str:
 
 def test_defaults_load_and_match_the_dataclasses():
     params = params_from_dict({})
-    assert params == Params()
+    assert params == default_params()
     assert params.is_synthetic
     assert params.image_size % 8 == 0
     assert params.data.val_size % 2 == 0 and params.labeled.size % 2 == 0
@@ -45,7 +47,7 @@ def test_defaults_load_and_match_the_dataclasses():
 def test_empty_params_file_gives_the_defaults(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("")
-    assert load_params(path) == Params()
+    assert load_params(path) == default_params()
 
 
 def test_committed_params_yaml_loads(monkeypatch):

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from semisup.config import load_params, params_from_dict
+from semisup.parameters import load_params, params_from_dict
 from semisup.params import compose
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from dataclasses import asdict
 import torch
 
 from semisup.artifacts import load_model, save_model
-from semisup.config import params_from_dict
+from semisup.parameters import default_params, params_from_dict
 from semisup.models import Classifier
 from semisup.provenance import KEYS, model_provenance, provenance, recipe_label
 
@@ -28,13 +28,13 @@ def test_the_model_file_gives_back_the_same_facts(tmp_path):
     save_model(tmp_path / "simclr.pt", "simclr", PARAMS, {"best_epoch": 1, "val_accuracy": 0.5},
                Classifier().state_dict())
     _, meta = load_model(tmp_path / "simclr.pt", torch.device("cpu"))
-    assert model_provenance(meta) == provenance(PARAMS, "simclr")
+    assert model_provenance(meta, default_params()) == provenance(PARAMS, "simclr")
     assert meta["image_size"] == 48 and meta["data_source"] == "synthetic"  # what predict and evaluate read
 
 
 def test_a_model_file_from_before_labeled_and_recipe_were_stored_still_reads():
     old = {"method": "gan", "profile": "demo", "data_source": "synthetic", "image_size": 32, "strategy": "curated",
            "seed": 1, "params": {**asdict(PARAMS), "profile": "demo"}}
-    facts = model_provenance(old)
-    assert facts["labeled"] == 40 and facts["recipe"] == recipe_label(asdict(PARAMS), "gan") == "augment"
+    facts = model_provenance(old, default_params())
+    assert facts["labeled"] == 40 and facts["recipe"] == recipe_label(asdict(PARAMS), "gan", default_params().gan) == "augment"
     assert (facts["strategy"], facts["seed"], facts["profile"]) == ("curated", 1, "demo")

@@ -102,3 +102,30 @@ def test_the_import_walk_sees_lazy_imports_and_registered_methods() -> None:
     assert PACKAGE / "labels" / "representative.py" in closure(ROOT / "stages" / "curate.py")
     found = closure(ROOT / "stages" / "train.py")
     assert {PACKAGE / "methods" / "sgan.py", PACKAGE / "data" / "augment.py", PACKAGE / "config.py"} <= found
+
+
+def test_every_list_of_methods_in_dvc_yaml_is_the_registry() -> None:
+    """dvc.yaml names the methods in six places DVC cannot generate (the training stages, evaluate's models and
+    metrics, three plots) and the model registry: each must list exactly the registered methods, so a method added
+    to `semisup.methods` and missed here fails this test, not a user's `dvc repro`."""
+    from semisup.methods import names
+
+    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    methods, evaluate = set(names()), STAGES["evaluate"]
+    found = {
+        "stages.train.foreach": set(STAGES["train"]["foreach"]),
+        "stages.evaluate.deps (models/<method>.pt)": {Path(d).stem for d in evaluate["deps"]
+                                                        if str(d).startswith("models/")},
+        "stages.evaluate.metrics": {Path(next(iter(m))).stem for m in evaluate["metrics"]} - {"summary"},
+        "artifacts": set(spec["artifacts"]),
+    }
+    for plot in spec["plots"]:
+        if isinstance(plot, dict):
+            (title, definition), = plot.items()
+            if any(f"{m}." in path or f"/{m}/" in path for path in definition["y"] for m in ("baseline",)):
+                found[f"plots: {title}"] = {Path(p).stem if p.startswith("plots/") else Path(p).parts[1]
+                                            for p in definition["y"]}
+    assert sum(k.startswith("plots") for k in found) == 3, found  # validation accuracy, validation loss, confusion
+    wrong = {where: f"missing {sorted(methods - listed)}, unknown {sorted(listed - methods)}"
+             for where, listed in found.items() if listed != methods}
+    assert not wrong, f"dvc.yaml's lists of methods differ from src/semisup/methods/__init__.py: {wrong}"

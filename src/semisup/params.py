@@ -30,7 +30,7 @@ def compose(output: Path, conf_dir: Path, overrides: list[str]) -> None:
         raise ConfigError(f"{conf_dir}: cannot compose params ({' '.join(overrides) or 'no overrides'}): "
                           f"{str(exc).splitlines()[0]}") from None
     composed = OmegaConf.to_container(config, resolve=True)
-    from .config import params_from_dict
+    from .parameters import params_from_dict
 
     params_from_dict(composed, data_present=False)  # never write a value no stage accepts; the photos may come later
     write_text(output, yaml.safe_dump(composed, sort_keys=False))

@@ -15,11 +15,10 @@ BUDGET_KEYS = {"epochs", "steps_per_epoch", "max_steps_per_epoch", "checkpoint_e
 RECIPE_TRAIN_KEYS = ("augment", "ema", "schedule", "warmup_steps", "recalibrate_bn")  # train.* that change the recipe
 
 
-def recipe_label(params: dict[str, Any], method: str) -> str:
+def recipe_label(params: dict[str, Any], method: str, defaults: Any) -> str:
     """What the method's run changed from the published recipe ("published" when nothing): the small stem,
     augmentation, EMA, schedule, and the method's own settings that differ from their defaults. Runs with the same
-    label, data, size and steps are one arm of a comparison."""
-    defaults = getattr(Params(), method)  # a method's config section is named like it
+    label, data, size and steps are one arm of a comparison. `defaults`: the method's section at its defaults."""
     changes = []
     if params.get("model", {}).get("stem", ModelConfig.stem) != "imagenet":
         changes.append(f"stem={params['model']['stem']}")
@@ -38,13 +37,13 @@ def provenance(params: Params, method: str) -> dict[str, Any]:
     """The facts that define one method's run, in the words every output uses (`KEYS`)."""
     return {"profile": params.profile, "data_source": params.data.source, "image_size": params.image_size,
             "strategy": params.labeled.strategy, "labeled": params.labeled.size, "seed": params.seed,
-            "recipe": recipe_label(asdict(params), method)}
+            "recipe": recipe_label(asdict(params), method, type(getattr(params, method))())}
 
 
-def model_provenance(meta: dict[str, Any]) -> dict[str, Any]:
+def model_provenance(meta: dict[str, Any], defaults: Params) -> dict[str, Any]:
     """The same facts read back from a model file's metadata (files saved before `labeled` and `recipe` were
-    stored get them from the params the file also holds)."""
+    stored get them from the params the file also holds; `defaults`: every section at its defaults)."""
     stored = meta["params"]
-    derived = {"labeled": stored.get("labeled", {}).get("size"), "recipe": recipe_label(stored, meta["method"]),
-               "profile": stored.get("profile")}
-    return {k: meta[k] if k in meta else derived[k] for k in KEYS}
+    derived = {"labeled": lambda: stored.get("labeled", {}).get("size"), "profile": lambda: stored.get("profile"),
+               "recipe": lambda: recipe_label(stored, meta["method"], getattr(defaults, meta["method"]))}
+    return {k: meta[k] if k in meta else derived[k]() for k in KEYS}

@@ -86,17 +86,17 @@ def test_ablation_pairs_each_arm_with_the_faithful_gan_by_seed():
 def test_recipe_label_lists_what_changed_from_the_published_recipe():
     from dataclasses import asdict
 
-    from semisup.config import params_from_dict
+    from semisup.parameters import default_params, params_from_dict
     from semisup.provenance import recipe_label
 
     paper = asdict(params_from_dict({"gan": {"epochs": 3, "max_steps_per_epoch": 5}}))
-    assert recipe_label(paper, "gan") == "published"  # budgets are not recipe changes
+    assert recipe_label(paper, "gan", default_params().gan) == "published"  # budgets are not recipe changes
     raw = {"model": {"stem": "small"}, "train": {"augment": True, "ema": 0.99},
            "gan": {"generator_loss": "feature_matching", "lr": 0.0005}}
     changed = asdict(params_from_dict(raw))
-    assert recipe_label(changed, "gan") == "stem=small, augment, ema=0.99, generator_loss=feature_matching, lr=0.0005"
-    assert recipe_label(asdict(params_from_dict({"train": {"recalibrate_bn": 512}})), "gan") == "recalibrate_bn=512"
-    assert recipe_label(changed, "baseline") == "stem=small, augment, ema=0.99"
+    assert recipe_label(changed, "gan", default_params().gan) == "stem=small, augment, ema=0.99, generator_loss=feature_matching, lr=0.0005"
+    assert recipe_label(asdict(params_from_dict({"train": {"recalibrate_bn": 512}})), "gan", default_params().gan) == "recalibrate_bn=512"
+    assert recipe_label(changed, "baseline", default_params().baseline) == "stem=small, augment, ema=0.99"
 
 
 def test_arms_are_named_relative_to_the_improved_profile():

@@ -193,11 +193,11 @@ def test_the_stand_in_is_named_by_its_settings_so_plain_and_busy_studies_stay_ap
     and a busy one are two data sets (never one table), and the table says which stand-in it was."""
     from dataclasses import replace
 
-    from semisup.config import Params
+    from semisup.parameters import default_params
     from semisup.evaluation.study_run import data_identity
     from semisup.evaluation.study_tables import data_text
 
-    plain = Params()
+    plain = default_params()
     plain = replace(plain, data=replace(plain.data, source="synthetic",
                                         synthetic=replace(plain.data.synthetic, clutter=False)))
     busy = replace(plain, data=replace(plain.data, synthetic=replace(plain.data.synthetic, clutter=True)))

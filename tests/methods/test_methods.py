@@ -2,14 +2,13 @@
 interruption, stopped by the NaN guard), then what is particular to each: the GAN's pass schemes and BatchNorm
 statistics, FixMatch's labelled draws and weight decay."""
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 from dvclive import Live
 
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.errors import ConfigError, PipelineError
 from semisup.training.execution import Execution
 from semisup.methods import method_class, names, semi_supervised
@@ -22,13 +21,26 @@ SIZE = 32
 CPU = Execution(torch.device("cpu"))
 
 
+# A test-sized budget for any section, by the names budgets go by (`provenance.BUDGET_KEYS` and the batch sizes), so a
+# new method's section is small here without a line of its own: three rounds of at most two steps of four images.
+TINY = {"epochs": 3, "steps_per_epoch": 2, "checkpoint_every": 1, "eval_every": 1, "grid_every": 1, "batch_size": 4,
+        "labeled_batch": 4, "mu": 1, "generator_width": 8}
+
+
+def tiny_sections() -> dict[str, dict]:
+    """Every method's (and the pretraining's) section at the tiny budget: the keys of TINY that it has."""
+    from dataclasses import fields
+
+    from semisup.methods import sections
+
+    return {name: {f.name: TINY[f.name] for f in fields(cls) if f.name in TINY} for name, cls in sections().items()}
+
+
 def tiny_params(**gan):
+    sections = tiny_sections()
     return params_from_dict({
-        "image_size": SIZE,
-        "baseline": {"epochs": 3, "checkpoint_every": 1},
-        "simclr": {"epochs": 3, "checkpoint_every": 1},
-        "gan": {"epochs": 2, "batch_size": 4, "generator_width": 8, "grid_every": 1, **gan},
-        "fixmatch": {"epochs": 2, "steps_per_epoch": 2, "labeled_batch": 4, "mu": 1, "threshold": 0.5},
+        "image_size": SIZE, **sections,
+        "gan": {**sections["gan"], **gan},
         "train": {"ema": 0.9, "schedule": "cosine", "warmup_steps": 1},  # the improved switches: all state resumes
     })
 
@@ -52,10 +64,10 @@ def pretrained(tmp_path_factory):
     from semisup.methods.simclr import Simclr, SimclrFixMatch, SimclrPretraining
 
     where = tmp_path_factory.mktemp("pretrain")
-    params = replace(tiny_params(), pretrain=replace(tiny_params().pretrain, epochs=2, batch_size=4))
+    params = tiny_params()
     method = SimclrPretraining(params, CPU, None, unlabeled())
     result = fit(method, None, params, CPU, Checkpoint(where / "ckpt.pt", "k"), None)
-    assert result.steps == 4 and [r["step"] for r in result.history] == [2, 4]  # a row per round, no validation
+    assert result.steps == 6 and [r["step"] for r in result.history] == [2, 4, 6]  # a row per round, no validation
     assert all(math.isfinite(r["contrastive_loss"]) for r in result.history)
     save_model(where / "pretrain.pt", "pretrain", params, result.summary(), result.classifier_state)
     with pytest.MonkeyPatch.context() as patch:
@@ -242,3 +254,28 @@ def test_contrastive_views_differ_per_image_and_stay_in_range():
     plain = contrastive_view(x, g, 0.5, 0.0, 0.0)  # crops only: resampled pixels of the image itself
     for view, image in zip(plain, x):
         assert image.min() - 1e-5 <= view.min() and view.max() <= image.max() + 1e-5
+
+
+@pytest.mark.parametrize("name", [n for n in names() if method_class(n).unlabeled_per_step(tiny_params()) > 0])
+def test_a_budget_of_unlabelled_images_becomes_exactly_that_many_images_seen(name):
+    """`semisup study run --images N`: the method's own overrides give N images seen over the validated rounds, at
+    every rung; a budget that is not whole rounds of whole batches is refused in one line."""
+    cls, params = method_class(name), tiny_params()
+    per_step = cls.unlabeled_per_step(params)
+    for images in (per_step * 20, per_step * 20 * 7):
+        overrides = dict(o.split("=") for o in cls.budget_overrides(params, images, 20))
+        raw = tiny_sections()
+        for key, value in overrides.items():
+            section, _, field = key.partition(".")
+            raw[section] = {**raw[section], field: int(value)}
+        budgeted = params_from_dict({"image_size": SIZE, **raw})
+        cfg = getattr(budgeted, name)
+        steps = cfg.epochs * (cfg.steps_per_epoch if hasattr(cfg, "steps_per_epoch") else cfg.max_steps_per_epoch)
+        assert steps * cls.unlabeled_per_step(budgeted) == images
+    with pytest.raises(ConfigError, match=f"--images {per_step * 20 + 1}: {name} reads {per_step} unlabelled"):
+        cls.budget_overrides(params, per_step * 20 + 1, 20)
+
+
+def test_a_method_without_unlabelled_images_has_no_budget_in_images():
+    with pytest.raises(ConfigError, match="baseline reads no unlabelled images while it trains"):
+        method_class("baseline").budget_overrides(tiny_params(), 1280, 20)

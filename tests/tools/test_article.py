@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.errors import PipelineError
 from semisup.tools import article, lease
 from semisup.tools.articlerun import Clock, run_key, with_epochs

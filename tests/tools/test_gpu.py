@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 
 from semisup.data import tvdecode
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.training.execution import Execution, Ranks, all_ranks_mean, join_ranks, leave_ranks
 from semisup.data.loaders import dali_available
 from semisup.models import Classifier

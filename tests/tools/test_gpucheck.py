@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from semisup.config import load_params
+from semisup.parameters import load_params
 from semisup.errors import PipelineError
 from semisup.tools import carry, gpucheck, gpureport, lease, recipes
 

@@ -22,7 +22,7 @@ from PIL import Image
 from semisup.tools import predict
 from semisup.__main__ import main
 from semisup.artifacts import load_model, save_model
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.data.images import ImageCheck
 from semisup.data.loaders import iterate_labeled
 from semisup.errors import Terminated

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.errors import PipelineError
 from semisup.training.execution import Execution, Ranks, all_ranks_mean, ranks_from_env
 from semisup.models import Classifier

@@ -14,7 +14,7 @@ import pytest
 import torch
 from dvclive import Live
 
-from semisup.config import params_from_dict
+from semisup.parameters import params_from_dict
 from semisup.errors import PipelineError
 from semisup.training.execution import Execution
 from semisup.training.contract import Unlabeled, LabeledData

@@ -49,9 +49,10 @@ class GroupSummary:
 
 def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
     """Experiment rows that finished both methods; the workspace and commits are left to `dvc metrics show`."""
+    from ..parameters import default_params
     from ..provenance import recipe_label
 
-    runs = []
+    defaults, runs = default_params(), []
     for row in rows:
         if row.get("typ") not in ("branch_commit", "branch_base"):
             continue
@@ -66,8 +67,8 @@ def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:
         meta = {k: row.get(f"metrics/baseline.json:{k}", dotted(params, PARAM_KEYS[k])) for k in GROUP_KEYS}
         meta["image_size"] = int(meta["image_size"])
         meta["labeled"] = int(meta["labeled"] or LABELED_BEFORE_RECORDED)
-        recipe = {m: row.get(f"metrics/{m}.json:recipe") or (recipe_label(params, m) if params else "published")
-                  for m in acc}  # runs older than the recipe label: the published one
+        recipe = {m: row.get(f"metrics/{m}.json:recipe")
+                  or (recipe_label(params, m, getattr(defaults, m)) if params else "published") for m in acc}  # runs older than the recipe label: the published one
         steps = {m: _int_or_none(row.get(f"metrics/{m}.json:steps")) for m in acc}
         seed = row.get("metrics/baseline.json:seed", dotted(params, "seed"))
         runs.append(Run(row.get("Experiment") or row["rev"], tuple(meta[k] for k in GROUP_KEYS) + (recipe["gan"],),
@@ -84,7 +85,7 @@ def param_defaults() -> dict[str, Any]:
     """Every param's dotted name (`seed`, `data.source`, `gan.lr`, ...) and default value, from the typed defaults."""
     from dataclasses import asdict
 
-    from ..config import Params
+    from ..parameters import default_params
 
     def walk(node: dict[str, Any], prefix: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -92,7 +93,7 @@ def param_defaults() -> dict[str, Any]:
             out.update(walk(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
         return out
 
-    return walk(asdict(Params()), "")
+    return walk(asdict(default_params()), "")
 
 
 def params_of(row: dict[str, Any]) -> dict[str, Any]:
@@ -230,7 +231,7 @@ def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
 
     import yaml
 
-    from ..config import params_from_dict
+    from ..parameters import params_from_dict
     from ..params import compose
     from ..provenance import recipe_label
 
@@ -238,7 +239,8 @@ def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
         out = Path(tmp) / "params.yaml"
         compose(out, conf_dir, ["profile=improved"])
         params = asdict(params_from_dict(yaml.safe_load(out.read_text())))
-    return {m: recipe_label(params, m) for m in METHODS + OPTIONAL}
+    defaults = default_params()
+    return {m: recipe_label(params, m, getattr(defaults, m)) for m in METHODS + OPTIONAL}
 
 
 def render_ablation(arms: list[Arm], improved: dict[str, str] | None = None) -> str:

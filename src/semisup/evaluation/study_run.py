@@ -103,7 +103,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), b
     import torch
 
     from ..artifacts import load_model
-    from ..config import load_params
+    from ..parameters import default_params, load_params
     from ..scoring import evaluate
     from ..provenance import model_provenance
     from ..data.loaders import load_labeled
@@ -118,7 +118,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), b
     source = json.loads(Path("data/source.json").read_text()) if Path("data/source.json").is_file() else {}
     train = meta["train"]
     cls = method_class(meta["method"])
-    facts = model_provenance(meta)  # profile, data source, size, strategy, labels, seed, recipe: from the model
+    facts = model_provenance(meta, default_params())  # profile, data source, size, strategy, labels, seed, recipe: from the model
     if facts["seed"] != seed:
         raise ConfigError(f"models/{arm}.pt was trained with seed {facts['seed']}, not {seed}; run the study again")
     result = {
@@ -187,7 +187,7 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
     (unlabelled images seen), each arm that reads unlabelled images runs once per budget (its own section's steps
     set by its method class, `VALIDATIONS` validated rounds) into `<out>/<arm>@<images>-seed<k>.json`; the others
     (the baseline) run once, the flat reference every budget is paired with."""
-    from ..config import load_params
+    from ..parameters import default_params, load_params
     from ..methods import method_class, names
 
     unknown = [a for a in arms if a not in names()]

@@ -1,5 +1,5 @@
-"""The registry of training methods: adding one is a module here, a config section named like it, one line below
-and one item in `dvc.yaml`'s list of methods. Everything else (the training stage, `evaluate`, the metrics, the
+"""The registry of training methods: adding one is a module here (its class and its config section), one line below,
+its defaults in `conf/config.yaml` and its item in `dvc.yaml` (a test names every list there that must have it). Everything else (the training stage, `evaluate`, the metrics, the
 report, the CI review, the contract tests) loops over `names()`.
 
 Entries are import paths, so listing the methods imports neither torch nor the methods themselves."""
@@ -21,6 +21,7 @@ REGISTRY: dict[str, str] = {  # name (= config section, stage item, model file) 
     "simclr_fixmatch": "semisup.methods.simclr:SimclrFixMatch",
 }
 BASELINE = "baseline"  # what the gains are measured against
+PRETRAINING = {"pretrain": "semisup.methods.simclr:SimclrPretraining"}  # a stage of its own, not a trained method
 
 
 def names() -> tuple[str, ...]:
@@ -35,8 +36,19 @@ def semi_supervised() -> tuple[str, ...]:
 
 def method_class(name: str) -> type[Method]:
     """The class registered as `name`; one clear line for a name that is not registered."""
-    if name not in REGISTRY:
+    if name not in REGISTRY and name not in PRETRAINING:
         raise ConfigError(f"method {name!r} is not registered; use one of {', '.join(REGISTRY)} "
                           "(src/semisup/methods/__init__.py lists them)")
-    module, _, cls = REGISTRY[name].partition(":")
+    module, _, cls = {**REGISTRY, **PRETRAINING}[name].partition(":")
     return getattr(importlib.import_module(module), cls)
+
+
+def section_names() -> tuple[str, ...]:
+    """The params sections the methods and the pretraining own (no method module imported)."""
+    return (*REGISTRY, *PRETRAINING)
+
+
+def sections() -> dict[str, type]:
+    """Each method's section of params.yaml and its config class (owned by the method's module), the pretraining's
+    last: what `semisup.parameters` adds to the shared sections."""
+    return {name: method_class(name).Config for name in section_names()}

@@ -3,12 +3,14 @@ per round (an "epoch" of 100 images), validated every `baseline.eval_every` step
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Iterator
 
 import torch
 
 from . import losses
-from ..config import Params
+from ..typed import require
+from ..config import BIG, LR_MAX, Params
 from ..training.ema import make_ema
 from ..training.execution import Execution
 from ..models import Classifier
@@ -17,8 +19,28 @@ from ..training.contract import LabeledData, Rounds, Unlabeled
 from .base import OneNetwork
 
 
+@dataclass(frozen=True)
+class BaselineConfig:
+    epochs: int = 200  # one full-batch step of the labelled set per epoch, as published
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 0.0001
+    checkpoint_every: int = 20  # epochs between checkpoints (an epoch here is one step)
+    eval_every: int = 1  # validate every N steps (published: every step); selection sees only validated steps
+
+    def check(self, section: str) -> None:
+        """Every key of this section (`baseline`, or `simclr`, which shares the recipe) in its range."""
+        require(0 < self.epochs <= BIG, f"{section}.epochs", self.epochs, f"use an integer from 1 to {BIG}")
+        require(0 < self.lr <= LR_MAX, f"{section}.lr", self.lr, f"use a number in (0, {LR_MAX}] (published baseline: 0.001)")
+        require(0 <= self.momentum < 1, f"{section}.momentum", self.momentum, "use 0 <= momentum < 1")
+        require(self.weight_decay >= 0, f"{section}.weight_decay", self.weight_decay, "use a number >= 0")
+        require(self.checkpoint_every > 0, f"{section}.checkpoint_every", self.checkpoint_every, "use an integer > 0")
+        require(self.eval_every > 0, f"{section}.eval_every", self.eval_every, "use an integer > 0")
+
+
 class Baseline(OneNetwork):
     name = "baseline"
+    Config = BaselineConfig
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled | None = None,
                  samples_dir: Path | None = None):

@@ -9,20 +9,51 @@ SGD with Nesterov momentum; the schedule, EMA and stem follow `train` and `model
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
 from torch import nn
 
 from . import losses
+from ..typed import require
 from ..data.augment import strong_augmenter, strong_views
-from ..config import Params
+from ..config import BIG, LR_MAX, Params
 from ..training.ema import make_ema
 from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
 from ..training.contract import NOISE_STRIDE, LabeledData, Rounds, Unlabeled
 from .base import OneNetwork, round_steps
+
+
+@dataclass(frozen=True)
+class FixMatchConfig:
+    epochs: int = 100  # evaluation rounds; the budget is epochs x steps_per_epoch steps
+    steps_per_epoch: int = 100
+    lr: float = 0.03  # SGD with Nesterov momentum (Sohn et al. 2020)
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    labeled_batch: int = 64  # labelled images per step, drawn from the (weakly augmented) labelled set
+    mu: int = 7  # unlabelled ratio: mu x labeled_batch unlabelled images per step
+    threshold: float = 0.95  # confidence above which a weak view's prediction becomes a pseudo-label
+    lambda_u: float = 1.0  # weight of the unlabelled loss
+    rand_augment_ops: int = 2  # RandAugment (torchvision) for the strong view: ops per image
+    rand_augment_magnitude: int = 10  # and their magnitude (0..30)
+    checkpoint_every: int = 1
+
+    def check(self, section: str) -> None:
+        """Every key of this section (`fixmatch`, or `simclr_fixmatch`: the same recipe from the encoder)."""
+        for key in ("epochs", "steps_per_epoch", "labeled_batch", "mu", "checkpoint_every"):
+            require(0 < getattr(self, key) <= BIG, f"{section}.{key}", getattr(self, key), f"use an integer from 1 to {BIG}")
+        require(0 < self.lr <= LR_MAX, f"{section}.lr", self.lr, f"use a number in (0, {LR_MAX}] (paper: 0.03)")
+        require(0 <= self.momentum < 1, f"{section}.momentum", self.momentum, "use 0 <= momentum < 1")
+        require(self.weight_decay >= 0, f"{section}.weight_decay", self.weight_decay, "use a number >= 0")
+        require(0 < self.threshold <= 1, f"{section}.threshold", self.threshold, "use a confidence in (0, 1] (paper: 0.95)")
+        require(self.lambda_u >= 0, f"{section}.lambda_u", self.lambda_u, "use a number >= 0")
+        require(0 <= self.rand_augment_ops <= 14, f"{section}.rand_augment_ops", self.rand_augment_ops, "use 0..14 (paper: 2)")
+        require(0 <= self.rand_augment_magnitude <= 30, f"{section}.rand_augment_magnitude", self.rand_augment_magnitude,
+                "use 0..30 (torchvision's RandAugment scale)")
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -45,6 +76,7 @@ class FixMatch(OneNetwork):
     each rank also draws its own labelled batch)."""
 
     name = "fixmatch"
+    Config = FixMatchConfig
     uses_unlabeled = True
     augmented_labels = True  # the labelled batch is a weak view too
 

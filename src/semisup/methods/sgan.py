@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Literal
 
 import torch
 from torch import nn
 from torchvision.utils import save_image
 
 from . import losses
-from ..config import Params
+from ..typed import require
+from ..config import BIG, LR_MAX, Params
 from ..training.ema import evaluated, make_ema
 from ..training.execution import Execution
 from ..files import atomic_path
@@ -25,6 +27,39 @@ from ..models import Classifier, Generator, to_unit_range
 from ..training.schedules import make_scheduler
 from ..training.contract import NOISE_STRIDE, LabeledData, Method, Rounds, Unlabeled
 from .base import round_steps
+
+
+@dataclass(frozen=True)
+class GanConfig:
+    epochs: int = 100  # one epoch = one pass over the unlabelled set
+    lr: float = 0.002  # Adam, both networks
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 64  # unlabelled and generated images per step
+    latent_dim: int = 100
+    generator_width: int = 64  # channels of the generator's last hidden layer (DCGAN ngf)
+    grid_every: int = 5  # save a grid of generated images every N epochs
+    max_steps_per_epoch: int = 0  # 0 = the whole unlabelled set; > 0 caps an epoch (quick runs)
+    checkpoint_every: int = 1  # epochs between checkpoints
+    generator_loss: Literal["standard", "feature_matching"] = "standard"  # feature matching: Salimans et al. §3.1
+    passes: Literal["separate", "joint", "real_joint"] = "separate"  # how the classifier sees its three batches
+    unsupervised_weight: float = 0.5  # weight of each unsupervised term (real, fake) beside the supervised one; published 0.5
+
+    def check(self, section: str) -> None:
+        require(self.checkpoint_every > 0, f"{section}.checkpoint_every", self.checkpoint_every, "use an integer > 0")
+        require(0 < self.epochs <= BIG, f"{section}.epochs", self.epochs, f"use an integer from 1 to {BIG}")
+        require(0 < self.lr <= LR_MAX, f"{section}.lr", self.lr, f"use a number in (0, {LR_MAX}] (published: 0.002)")
+        require(0 <= self.beta1 < 1, f"{section}.beta1", self.beta1, "use 0 <= beta1 < 1")
+        require(0 <= self.beta2 < 1, f"{section}.beta2", self.beta2, "use 0 <= beta2 < 1")
+        require(0 < self.batch_size <= 65536, f"{section}.batch_size", self.batch_size, "use an integer from 1 to 65536")
+        require(0 < self.latent_dim <= 4096, f"{section}.latent_dim", self.latent_dim, "use an integer from 1 to 4096")
+        require(8 <= self.generator_width <= 1024, f"{section}.generator_width", self.generator_width,
+                "use an integer from 8 to 1024")
+        require(self.grid_every > 0, f"{section}.grid_every", self.grid_every, "use an integer > 0")
+        require(0 <= self.unsupervised_weight <= 100, f"{section}.unsupervised_weight", self.unsupervised_weight,
+                "use a weight from 0 (supervised only) to 100 (published: 0.5)")
+        require(self.max_steps_per_epoch >= 0, f"{section}.max_steps_per_epoch", self.max_steps_per_epoch,
+                "use 0 (whole set) or more")
 
 
 @contextlib.contextmanager
@@ -67,6 +102,7 @@ class SemiSupervisedGan(Method):
     grid of generated images every `gan.grid_every` rounds and at the end (None: no grids)."""
 
     name = "gan"
+    Config = GanConfig
     uses_unlabeled = True
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData, unlabeled: Unlabeled,

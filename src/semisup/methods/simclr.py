@@ -8,6 +8,7 @@ jitter) is what the 100 labels alone cannot teach; the fine-tune then starts fro
 from __future__ import annotations
 
 from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 import torch
@@ -15,14 +16,60 @@ from torch import nn
 
 from . import losses
 from ..data.augment import contrastive_view
-from ..config import Params
+from ..config import BIG, LR_MAX, SEED_MAX, Params
+from ..typed import require
 from ..errors import PipelineError
 from ..training.execution import Execution
 from ..models import Classifier
 from ..training.schedules import make_scheduler
 from ..training.contract import LabeledData, Method, Rounds, Unlabeled
-from .baseline import Baseline
-from .fixmatch import FixMatch, decay_groups
+from .baseline import Baseline, BaselineConfig
+from .fixmatch import FixMatch, FixMatchConfig, decay_groups
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Self-supervised pretraining (SimCLR, Chen et al. 2020) of the ResNet18 on every unlabelled-to-be photo (the
+    pool and Kaggle's test1, labels never read). Its own seed, and neither `seed` nor the labelled set: one run
+    serves every seed and strategy (DVC's run cache)."""
+
+    seed: int = 0
+    epochs: int = 10  # rounds; the budget is epochs x steps_per_epoch steps
+    steps_per_epoch: int = 100  # at most (fewer when the photos give fewer batches)
+    batch_size: int = 256  # photos per step, two augmented views each; the other 2(N-1) views are the negatives
+    lr: float = 0.3  # SGD, momentum, cosine decay after `warmup_steps`; kernels decayed, BatchNorm and biases not
+    momentum: float = 0.9
+    weight_decay: float = 0.0005
+    warmup_steps: int = 10
+    temperature: float = 0.2  # of the NT-Xent loss
+    projection_dim: int = 128  # the projection head (512 -> 512 -> this), dropped after pretraining
+    crop_min_scale: float = 0.2  # random resized crop: smallest share of the image kept
+    jitter: float = 0.4  # brightness, contrast and saturation jitter strength (applied with probability 0.8)
+    grayscale: float = 0.2  # probability of a grey view
+    checkpoint_every: int = 1
+
+    def check(self, section: str) -> None:
+        require(0 <= self.seed <= SEED_MAX, f"{section}.seed", self.seed, f"use an integer from 0 to {SEED_MAX}")
+        for key in ("epochs", "steps_per_epoch", "checkpoint_every"):
+            require(0 < getattr(self, key) <= BIG, f"{section}.{key}", getattr(self, key), f"use an integer from 1 to {BIG}")
+        require(2 <= self.batch_size <= 65536, f"{section}.batch_size", self.batch_size, "use an integer from 2 to 65536")
+        require(0 < self.lr <= LR_MAX, f"{section}.lr", self.lr, f"use a number in (0, {LR_MAX}]")
+        require(0 <= self.momentum < 1, f"{section}.momentum", self.momentum, "use 0 <= momentum < 1")
+        require(self.weight_decay >= 0, f"{section}.weight_decay", self.weight_decay, "use a number >= 0")
+        require(self.warmup_steps >= 0, f"{section}.warmup_steps", self.warmup_steps, "use an integer >= 0")
+        require(0 < self.temperature <= 10, f"{section}.temperature", self.temperature, "use a number in (0, 10] (SimCLR: 0.1-0.5)")
+        require(0 < self.projection_dim <= 4096, f"{section}.projection_dim", self.projection_dim,
+                "use an integer from 1 to 4096")
+        require(0 < self.crop_min_scale <= 1, f"{section}.crop_min_scale", self.crop_min_scale, "use a share in (0, 1]")
+        require(0 <= self.jitter < 1, f"{section}.jitter", self.jitter, "use a strength in [0, 1)")
+        require(0 <= self.grayscale <= 1, f"{section}.grayscale", self.grayscale, "use a probability in [0, 1]")
+
+
+@dataclass(frozen=True)
+class SimclrConfig(BaselineConfig):
+    """Fine-tuning the pretrained ResNet18 on the labelled set: the baseline's recipe and fields (one full-batch step
+    per epoch), started from `models/pretrained.pt` instead of random weights, so the two differ by that alone when
+    their sections match."""
+
 
 PRETRAINED = Path("models/pretrain.pt")  # what `stages/pretrain.py` writes
 
@@ -32,6 +79,7 @@ class SimclrPretraining(Method):
     validation: the loop keeps the last state (`Rounds.validate_every = 0`)."""
 
     name = "pretrain"
+    Config = PretrainConfig
     uses_unlabeled = True
 
     def __init__(self, params: Params, exe: Execution, data: LabeledData | None, unlabeled: Unlabeled,
@@ -120,6 +168,7 @@ class Simclr(Baseline):
     final layer starts from random weights drawn from `seed`."""
 
     name = "simclr"
+    Config = SimclrConfig
     pretrained: Path = PRETRAINED
 
     def initial_model(self, params: Params) -> Classifier:

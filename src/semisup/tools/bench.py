@@ -32,7 +32,7 @@ from typing import Callable
 
 import torch
 
-from ..config import params_from_dict
+from ..parameters import params_from_dict
 from ..training.execution import Execution
 from ..files import write_text
 from ..data.loaders import UnlabeledStream, dali_available, unlabeled_files

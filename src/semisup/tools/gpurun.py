@@ -61,7 +61,7 @@ def run_tests(files: list[str], out: Path, work: Path) -> dict[str, Any]:
     """The `gpu`-marked tests in a subprocess (their own CUDA state); counts from pytest's JUnit XML."""
     xml = work / "tests.xml"
     cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider", "-rs", f"--junitxml={xml}",
-           *files]
+           "-o", "addopts=", *files]  # pyproject's `-n 2` needs pytest-xdist, which the device machine lacks
     began = time.perf_counter()
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}  # only our tests' needs, not whatever is installed
     try:

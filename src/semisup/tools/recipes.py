@@ -40,7 +40,7 @@ RECIPES = {  # name -> (profile, overrides on top of it)
 def profile_params(profile: str, overrides: dict[str, Any], conf: Path = Path("conf")) -> Params:
     """conf/config.yaml with conf/profile/<profile>.yaml and `overrides` merged over it, as Hydra composes them
     (the device has no Hydra), validated like params.yaml."""
-    from ..config import params_from_dict
+    from ..parameters import params_from_dict
     from ..typed import read_params_file
 
     base = read_params_file(conf / "config.yaml", "conf/ (run from the project's root)")

@@ -68,6 +68,7 @@ class Method(ABC):
     images, the GAN, puts them; None: nowhere)."""
 
     name: ClassVar[str]
+    Config: ClassVar[type]  # the frozen dataclass of this method's section of params.yaml, with `check(section)`
     uses_unlabeled: ClassVar[bool] = False  # the stage builds an unlabelled stream and calibrates on unlabelled images
     augmented_labels: ClassVar[bool | None] = None  # None: `train.augment` decides; True: always (a weak view)
     rounds: Rounds
