@@ -231,7 +231,7 @@ def improved_recipes(conf_dir: Path = Path("conf")) -> dict[str, str]:
 
     import yaml
 
-    from ..parameters import params_from_dict
+    from ..parameters import default_params, params_from_dict
     from ..params import compose
     from ..provenance import recipe_label
 
