@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from semisup.data.decoded import DecodedStream, crop_and_flip
-from semisup.data.loaders import UnlabeledStream, decode_files, unlabeled_files
+from semisup.data.dali_graph import decode_files
+from semisup.data.folders import unlabeled_files
+from semisup.data.unlabeled_stream import UnlabeledStream
 from test_loaders import CPU, batches_of, flipped, identity, unlabelled_dir  # noqa: F401 - the fixture
 
 SIZE = 32

@@ -14,17 +14,11 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from semisup.data import loaders
 from semisup.errors import PipelineError
-from semisup.data.loaders import (
-    CLASSES,
-    LabeledLoader,
-    UnlabeledStream,
-    iterate_labeled,
-    labeled_files,
-    load_labeled,
-    unlabeled_files,
-)
+from semisup.data.folders import CLASSES, labeled_files, unlabeled_files
+from semisup.data.labeled_loader import LabeledLoader, iterate_labeled, load_labeled
+from semisup.data.sampling import augment_params, keyed_rng
+from semisup.data.unlabeled_stream import UnlabeledStream
 
 CPU = torch.device("cpu")
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -210,7 +204,7 @@ def test_labeled_augment_is_seeded_per_pass_and_keeps_identity(tmp_path: Path) -
     assert not torch.equal(a0, a1)  # the next pass draws new ones
     for p, x in enumerate((a0, a1)):
         assert [identity(img) for img in x] == order
-        _, _, flips = loaders.augment_params(loaders.keyed_rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
+        _, _, flips = augment_params(keyed_rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
         assert [flipped(img) for img in x] == [bool(f) for f in flips[:5]]
     plain = torch.cat([x for x, _ in LabeledLoader(folder, 16, 5, CPU)])
     assert not torch.equal(a0, plain)

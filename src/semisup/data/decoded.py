@@ -19,7 +19,9 @@ import torch
 import torch.nn.functional as F
 
 from ..files import atomic_path
-from .loaders import UnlabeledStream, augment_params, decode_files, keyed_rng
+from .dali_graph import decode_files
+from .sampling import augment_params, keyed_rng
+from .unlabeled_stream import UnlabeledStream
 
 Decoder = Callable[[Sequence[str], int, torch.device, int], torch.Tensor]  # (files, size, device, threads) -> uint8
 

@@ -35,7 +35,9 @@ import torch
 from ..config import params_from_dict
 from ..training.execution import Execution
 from ..files import write_text
-from ..data.loaders import UnlabeledStream, dali_available, unlabeled_files
+from ..data.dali_graph import dali_available
+from ..data.folders import unlabeled_files
+from ..data.unlabeled_stream import UnlabeledStream
 from ..device import resolve_device
 
 LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
@@ -167,7 +169,7 @@ def stream(folder: Path, size: int, device: torch.device, decode: str, threads: 
     if decode.startswith("once"):
         from ..data import tvdecode
         from ..data.decoded import DecodedStream
-        from ..data.loaders import decode_files
+        from ..data.dali_graph import decode_files
 
         decoder = tvdecode.decode_files if decode == "once (torchvision)" else decode_files
         return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches,

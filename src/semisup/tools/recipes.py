@@ -51,7 +51,7 @@ def profile_params(profile: str, overrides: dict[str, Any], conf: Path = Path("c
 def decoder() -> Callable[..., torch.Tensor]:
     """DALI's decoder where it is installed, else torchvision's (nvJPEG on a GPU)."""
     from ..data import tvdecode
-    from ..data.loaders import dali_available, decode_files
+    from ..data.dali_graph import dali_available, decode_files
 
     return decode_files if dali_available() else tvdecode.decode_files
 
@@ -61,7 +61,7 @@ def decoded(folder: Path, size: int, device: torch.device, decode: Callable[...,
     """A labelled folder (labelled, val or test) as images in [0, 1] and labels, both on `device`."""
     import torch
 
-    from ..data.loaders import labeled_files
+    from ..data.folders import labeled_files
 
     files, labels = labeled_files(folder)
     x = decode([str(f) for f in files], size, device, 4).to(device).float().mul_(1 / 255)
@@ -93,7 +93,7 @@ def labeled_data(params: Params, method: str, folders: Folders, exe: Execution,
     """What `training.runs.labeled_data` gives the method, from decoded tensors (augmented passes drawn on the
     device instead of DALI's graph)."""
     from ..data.decoded import labeled_passes
-    from ..data.loaders import unlabeled_files
+    from ..data.folders import unlabeled_files
     from ..training.loop import LabeledData
 
     cls = method_class(method)

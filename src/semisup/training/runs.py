@@ -12,7 +12,10 @@ from ..artifacts import save_model
 from ..config import Params
 from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
 from ..files import check_writable
-from ..data.loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
+from ..data.dali_graph import decode_files
+from ..data.folders import unlabeled_files
+from ..data.labeled_loader import LabeledLoader, load_labeled
+from ..data.unlabeled_stream import UnlabeledStream
 from .loop import Checkpoint, LabeledData, TrainResult, fingerprint
 from .timing import split_timing, write_timing
 
