@@ -12,7 +12,7 @@ from semisup.artifacts import load_model
 from semisup.cli import run_stage
 from semisup.parameters import default_params, load_params
 from semisup.scoring import evaluate
-from semisup.data.loaders import load_labeled
+from semisup.data.labeled_loader import load_labeled
 from semisup.device import resolve_device
 from semisup.methods import BASELINE, names, semi_supervised
 from semisup.evaluation.reporting import method_metrics, write_confusion, write_json

@@ -1,5 +1,6 @@
 """The package's folders follow the pipeline and imports run one way (docs/architecture.md): a folder imports the
-shared top-level modules and the folders before it, never one after it, so the layers cannot grow into a cycle."""
+shared top-level modules and the folders before it, never one after it, so the layers cannot grow into a cycle; and
+no modules of the package import each other in a circle, type-only and lazy imports included."""
 from __future__ import annotations
 
 import ast
@@ -76,3 +77,84 @@ def test_nothing_before_the_methods_imports_the_params_reader() -> None:
 
 def test_every_module_lives_in_a_known_layer() -> None:
     assert {layer(m) for m in MODULES} == set(ALLOWED)
+
+
+# Import circles inside the package, read from every import a module names: at module level, inside functions
+# (the lazy ones) and under TYPE_CHECKING (a type-only import still ties the two modules together).
+KNOWN_CIRCLES: list[set[str]] = []  # none: a circle found here is new
+
+
+def module_path(name: str) -> Path | None:
+    """semisup.a.b -> src/semisup/a/b.py or src/semisup/a/b/__init__.py; None outside the package."""
+    parts = name.split(".")
+    if parts[0] != "semisup":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def imported_modules(path: Path) -> set[Path]:
+    """The package's module files that `path` imports anywhere in its code (`from .x import y` names x, or the
+    module x.y where y is one)."""
+    package = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom):
+            base = ".".join(package[: len(package) - node.level + 1] + ([node.module] if node.module else [])) \
+                if node.level else (node.module or "")
+            names = [f"{base}.{a.name}" if module_path(f"{base}.{a.name}") else base for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        found |= {m for m in map(module_path, names) if m is not None and m != path}
+    return found
+
+
+def circles(graph: dict[Path, set[Path]]) -> list[set[Path]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[Path, int] = {}
+    low: dict[Path, int] = {}
+    stack: list[Path] = []
+    found: list[set[Path]] = []
+
+    def visit(v: Path) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(component)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_circles_but_the_known_one() -> None:
+    graph = {m: imported_modules(m) for m in MODULES}
+    found = [{p.relative_to(PACKAGE).as_posix() for p in c} for c in circles(graph)]
+    new = sorted(sorted(c) for c in found if c not in KNOWN_CIRCLES)
+    assert not new, f"modules that import each other (move what both need to a module both import): {new}"
+
+
+def test_the_circle_check_sees_type_only_and_lazy_imports(tmp_path: Path) -> None:
+    a, b, c = (PACKAGE / "evaluation" / n for n in ("report.py", "report_plots.py", "report_rows.py"))
+    assert b in imported_modules(a) and c in imported_modules(b)  # module level, and relative
+    assert PACKAGE / "evaluation" / "ladder.py" in imported_modules(a)  # inside a function
+    assert PACKAGE / "training" / "contract.py" in imported_modules(PACKAGE / "methods" / "__init__.py")  # TYPE_CHECKING
+    assert circles({a: {b}, b: {c}, c: {a}, tmp_path: {a}}) == [{a, b, c}]

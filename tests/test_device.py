@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from semisup.data.loaders import UnlabeledStream
+from semisup.data.unlabeled_stream import UnlabeledStream
 from semisup.device import resolve_device
 from semisup.errors import PipelineError
 

@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from semisup.cli import run_stage
-from ssl_rings import load_rings_params, run_demo, write_figures
+from rings_figures import write_figures
+from rings_params import load_rings_params
+from rings_training import run_demo
 
 HERE = Path(__file__).resolve().parent
 

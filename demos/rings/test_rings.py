@@ -1,4 +1,4 @@
-"""The two-rings demonstration (src/semisup/rings.py, demos/rings/): data, parameters, and a short SGAN run that
+"""The two-rings demonstration (demos/rings/): data, parameters, and a short SGAN run that
 only reaches its accuracy when the losses in semisup.methods.losses have the right signs."""
 from __future__ import annotations
 
@@ -10,17 +10,12 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-import ssl_rings as rings
+import rings_training as rings
 from semisup.methods import losses
 from semisup.errors import ConfigError
-from ssl_rings import (
-    RingsDataParams,
-    load_rings_params,
-    make_data,
-    rings_params_from_dict,
-    train_gan,
-    train_labeled_only,
-)
+from rings_figures import write_figures
+from rings_params import RingsDataParams, RingsParams, load_rings_params, rings_params_from_dict
+from rings_training import make_data, run_demo, train_gan, train_labeled_only
 
 DEMO = Path(__file__).resolve().parent
 
@@ -34,12 +29,12 @@ LABELED_ONLY_AT_MOST = 0.85
 
 
 @pytest.fixture(scope="module")
-def demo_params() -> rings.RingsParams:
+def demo_params() -> RingsParams:
     return load_rings_params(DEMO / "params.yaml")
 
 
 @pytest.fixture(scope="module")
-def short(demo_params: rings.RingsParams) -> rings.RingsParams:
+def short(demo_params: RingsParams) -> RingsParams:
     return dataclasses.replace(demo_params, train=dataclasses.replace(demo_params.train, steps=SHORT_STEPS))
 
 
@@ -169,7 +164,7 @@ def test_params_are_frozen_and_typed(demo_params):
 def test_dvc_stage_matches_params_and_outputs(demo_params):
     stage = yaml.safe_load((DEMO / "dvc.yaml").read_text())["stages"]["rings"]
     top_level = set(yaml.safe_load((DEMO / "params.yaml").read_text()))
-    assert set(stage["params"]) == top_level == {f.name for f in dataclasses.fields(rings.RingsParams)}
+    assert set(stage["params"]) == top_level == {f.name for f in dataclasses.fields(RingsParams)}
     for dep in stage["deps"]:
         assert (DEMO / dep).exists(), dep
     assert [next(iter(m)) for m in stage["metrics"]] == ["metrics.json"]
@@ -182,10 +177,10 @@ def test_dvc_stage_matches_params_and_outputs(demo_params):
 def test_figures_are_written_and_small(tmp_path):
     p = rings_params_from_dict({"num_seeds": 2, "train": {"steps": 20, "workers": 1},
                                 "plot": {"snapshots": [0, 10, 20], "grid": 40}})
-    metrics, data, results = rings.run_demo(p)
+    metrics, data, results = run_demo(p)
     assert set(metrics) >= {"labeled_only", "sgan", "kplus1", "sgan_minus_labeled_only", "figure_seed", "in_gap"}
     assert set(metrics["in_gap"]["sgan"]) == {"0", "10", "20"}
     assert metrics["sgan"]["accuracy"]["per_seed"].keys() == {"0", "1"}
-    for path in rings.write_figures(data, results, p, tmp_path):
+    for path in write_figures(data, results, p, tmp_path):
         assert path.stat().st_size < 300_000, path
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

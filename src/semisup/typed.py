@@ -1,7 +1,7 @@
 """Build frozen dataclasses from parsed YAML or JSON, checking every key and type; messages name the key and what is
 allowed.
 
-Shared by the pipeline's params (`config.py`), the two-rings demo's (`demos/rings/ssl_rings.py`), the model file's
+Shared by the pipeline's params (`config.py`), the two-rings demo's (`demos/rings/rings_params.py`), the model file's
 metadata (`artifacts.py`) and the study's result files (`evaluation/results.py`). A field without a default is
 required.
 """

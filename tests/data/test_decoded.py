@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from semisup.data.decoded import DecodedStream, crop_and_flip
-from semisup.data.loaders import UnlabeledStream, decode_files, unlabeled_files
+from semisup.data.dali_graph import decode_files
+from semisup.data.folders import unlabeled_files
+from semisup.data.unlabeled_stream import UnlabeledStream
 from test_loaders import CPU, batches_of, flipped, identity, unlabelled_dir  # noqa: F401 - the fixture
 
 SIZE = 32
@@ -60,8 +62,8 @@ def test_stream_equals_the_dali_stream_and_decodes_once(unlabelled_dir: Path, tm
 
 def test_augmented_stream_crops_and_flips_like_the_dali_boxes(unlabelled_dir: Path, tmp_path: Path):  # noqa: F811
     cached = DecodedStream(unlabelled_dir, SIZE, 4, CPU, seed=5, augment=True, cache_dir=tmp_path / "cache")
-    order = cached.epoch_order(0)
-    _, _, flips = cached.epoch_augment(0)
+    order = cached.sampler.epoch_order(0)
+    _, _, flips = cached.sampler.epoch_augment(0)
     out = torch.cat(batches_of(cached.epoch(0)))
     assert [identity(x) for x in out] == [int(i) for i in order]
     assert [flipped(x) for x in out] == [bool(f) for f in flips]

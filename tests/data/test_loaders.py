@@ -14,17 +14,11 @@ import pytest
 import torch
 from PIL import Image, ImageOps
 
-from semisup.data import loaders
 from semisup.errors import PipelineError
-from semisup.data.loaders import (
-    CLASSES,
-    LabeledLoader,
-    UnlabeledStream,
-    iterate_labeled,
-    labeled_files,
-    load_labeled,
-    unlabeled_files,
-)
+from semisup.data.folders import CLASSES, labeled_files, unlabeled_files
+from semisup.data.labeled_loader import LabeledLoader, iterate_labeled, load_labeled
+from semisup.data.sampling import augment_params, keyed_rng
+from semisup.data.unlabeled_stream import UnlabeledStream
 
 CPU = torch.device("cpu")
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -210,7 +204,7 @@ def test_labeled_augment_is_seeded_per_pass_and_keeps_identity(tmp_path: Path) -
     assert not torch.equal(a0, a1)  # the next pass draws new ones
     for p, x in enumerate((a0, a1)):
         assert [identity(img) for img in x] == order
-        _, _, flips = loaders.augment_params(loaders.keyed_rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
+        _, _, flips = augment_params(keyed_rng(3, 1, p), 6)  # 5 images padded to 3 batches of 2
         assert [flipped(img) for img in x] == [bool(f) for f in flips[:5]]
     plain = torch.cat([x for x, _ in LabeledLoader(folder, 16, 5, CPU)])
     assert not torch.equal(a0, plain)
@@ -232,7 +226,7 @@ def test_unlabeled_stream_shuffles_per_epoch_deterministically_without_labels(un
             batches.append(x.clone())
         x = torch.cat(batches)
         ids = [identity(img) for img in x]
-        names = [Path(stream.files[i]).name for i in stream.epoch_order(e)]
+        names = [Path(stream.files[i]).name for i in stream.sampler.epoch_order(e)]
         assert ids == [int(name[:2]) for name in names]  # served in the epoch's permutation
         assert len(set(ids)) == 9
         assert not any(flipped(img) for img in x)
@@ -244,7 +238,7 @@ def test_unlabeled_stream_shuffles_per_epoch_deterministically_without_labels(un
     assert torch.equal(torch.cat(batches_of(again.epoch(1))), epochs[1])
     assert torch.equal(torch.cat(batches_of(again.epoch(0))), epochs[0])
     other_seed = UnlabeledStream(unlabelled_dir, 16, 3, CPU, seed=8)
-    assert not np.array_equal(other_seed.epoch_order(0), stream.epoch_order(0))
+    assert not np.array_equal(other_seed.sampler.epoch_order(0), stream.sampler.epoch_order(0))
 
 
 def test_unlabeled_stream_iteration_walks_epochs_and_survives_an_early_break(unlabelled_dir: Path) -> None:
@@ -255,7 +249,7 @@ def test_unlabeled_stream_iteration_walks_epochs_and_survives_an_early_break(unl
         break
     e2 = torch.cat(batches_of(iter(stream)))
     assert e0.shape[0] == e2.shape[0] == 6
-    want = [[int(Path(stream.files[i]).name[:2]) for i in stream.epoch_order(e)[:6]] for e in (0, 2)]
+    want = [[int(Path(stream.files[i]).name[:2]) for i in stream.sampler.epoch_order(e)[:6]] for e in (0, 2)]
     assert [identity(img) for img in e0] == want[0]
     assert [identity(img) for img in e2] == want[1]
 
@@ -266,19 +260,19 @@ def test_unlabeled_augment_is_seeded_per_epoch(unlabelled_dir: Path) -> None:
     replay = UnlabeledStream(unlabelled_dir, 16, 4, CPU, seed=5, augment=True)
     assert torch.equal(torch.cat(batches_of(replay.epoch(1))), e1)
     for e, x in enumerate((e0, e1)):
-        names = [Path(stream.files[i]).name for i in stream.epoch_order(e)[:8]]
+        names = [Path(stream.files[i]).name for i in stream.sampler.epoch_order(e)[:8]]
         assert [identity(img) for img in x] == [int(n[:2]) for n in names]
-        _, _, flips = stream.epoch_augment(e)
+        _, _, flips = stream.sampler.epoch_augment(e)
         assert [flipped(img) for img in x] == [bool(f) for f in flips[:8]]
 
 
 def test_unlabeled_shards_are_disjoint_and_equal_sized(unlabelled_dir: Path) -> None:
     shards = [UnlabeledStream(unlabelled_dir, 16, 2, CPU, seed=2, shard_id=k, num_shards=2) for k in range(2)]
     assert [len(s) for s in shards] == [2, 2]  # 11 files: 5 per shard, 2 batches of 2 each
-    orders = [set(s.epoch_order(3).tolist()) for s in shards]
+    orders = [set(s.sampler.epoch_order(3).tolist()) for s in shards]
     assert len(orders[0]) == len(orders[1]) == 4 and not orders[0] & orders[1]
     x = torch.cat(batches_of(shards[1].epoch(3)))
-    want = [int(Path(shards[1].files[i]).name[:2]) for i in shards[1].epoch_order(3)[:4]]
+    want = [int(Path(shards[1].files[i]).name[:2]) for i in shards[1].sampler.epoch_order(3)[:4]]
     assert [identity(img) for img in x] == want
     with pytest.raises(PipelineError, match="shard_id"):
         UnlabeledStream(unlabelled_dir, 16, 2, CPU, shard_id=2, num_shards=2)
@@ -299,7 +293,7 @@ def test_undecodable_files_are_pipeline_errors(labelled_dir: Path, unlabelled_di
     stream = UnlabeledStream(unlabelled_dir, 16, 3, CPU)
     x = next(iter(stream.epoch(0)))
     assert x.shape == (3, 3, 16, 16)
-    bad = stream.files[stream.epoch_order(1)[0]]
+    bad = stream.files[stream.sampler.epoch_order(1)[0]]
     Path(bad).write_bytes(b"\xff\xd8 not really a jpeg")  # broken after listing
     with pytest.raises(PipelineError, match=f"{Path(bad).name}: not a decodable image"):
         list(stream.epoch(1))

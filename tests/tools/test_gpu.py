@@ -19,7 +19,7 @@ from PIL import Image
 from semisup.data import tvdecode
 from semisup.parameters import params_from_dict
 from semisup.training.execution import Execution, Ranks, all_ranks_mean, join_ranks, leave_ranks
-from semisup.data.loaders import dali_available
+from semisup.data.dali_graph import dali_available
 from semisup.models import Classifier
 
 pytestmark = [pytest.mark.gpu,
@@ -62,7 +62,7 @@ def test_torchvision_gpu_decode_matches_the_cpu(jpegs: list[Path]) -> None:
 
 @pytest.mark.skipif(not dali_available(), reason="DALI is not installed here (carry its wheels: gpu-check plan)")
 def test_dali_gpu_decode_matches_the_cpu_and_torchvision(jpegs: list[Path]) -> None:
-    from semisup.data.loaders import decode_files
+    from semisup.data.dali_graph import decode_files
 
     gpu = decode_files(jpegs, 64, CUDA, batch_size=5)
     cpu = decode_files(jpegs, 64, CPU, batch_size=5)

@@ -24,7 +24,7 @@ from semisup.__main__ import main
 from semisup.artifacts import load_model, save_model
 from semisup.parameters import params_from_dict
 from semisup.data.images import ImageCheck
-from semisup.data.loaders import iterate_labeled
+from semisup.data.labeled_loader import iterate_labeled
 from semisup.errors import Terminated
 from semisup.models import Classifier
 from semisup.tools.predict import LeastConfident, Prediction, kaggle_rows, predict_paths

@@ -4,9 +4,10 @@ The published loop decodes every JPEG again every epoch. Here the first run that
 DALI (nvJPEG on a GPU) and saves the tensor in `cache/`, keyed on the file names, their sizes and `image_size`;
 every later epoch and every later run on the same files index that tensor. It lives on the GPU when it fits in
 free memory (35,000 images at 224 px: 5.3 GB), otherwise in host memory. The batches, their order (a permutation
-per (seed, epoch)) and the shards are those of `UnlabeledStream`; the random crop + flip is one batched affine
-resample on the device with the same boxes and flips, applied to the already resized image (so a crop is upsampled
-from `image_size` pixels rather than from the original photo: slightly softer than the DALI path).
+per (seed, epoch)) and the shards are those of `UnlabeledStream`: both follow one `sampling.EpochSampler`. The
+random crop + flip is one batched affine resample on the device with the same boxes and flips, applied to the
+already resized image (so a crop is upsampled from `image_size` pixels rather than from the original photo:
+slightly softer than the DALI path).
 """
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ from typing import Callable, Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from ..device import placement
 from ..files import atomic_path
-from .loaders import UnlabeledStream, augment_params, decode_files, keyed_rng
+from .dali_graph import decode_files
+from .sampling import EpochSampler, augment_params, keyed_rng
 
 Decoder = Callable[[Sequence[str], int, torch.device, int], torch.Tensor]  # (files, size, device, threads) -> uint8
 
@@ -52,16 +55,40 @@ def labeled_passes(x: torch.Tensor, y: torch.Tensor, seed: int) -> Callable[[], 
     return next_pass
 
 
-class DecodedStream(UnlabeledStream):
-    """`UnlabeledStream` over the decoded tensor: same batches, order and shards, no JPEG decoding after the first.
-    `decoder` decodes the folder the first time (DALI's `decode_files`; `tvdecode.decode_files` where DALI is
-    absent)."""
+class DecodedStream:
+    """`UnlabeledStream`'s batches over the decoded tensor: the same sampler (files, order, shards, crops and flips),
+    no JPEG decoding after the first. `decoder` decodes the folder the first time (DALI's `decode_files`;
+    `tvdecode.decode_files` where DALI is absent)."""
 
-    def __init__(self, *args, cache_dir: str | Path = "cache", decoder: Decoder = decode_files, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        folder: str | Path | Sequence[str | Path],
+        image_size: int,
+        batch_size: int,
+        device: torch.device | str,
+        num_threads: int = 2,
+        seed: int = 0,
+        *,
+        augment: bool = False,
+        shard_id: int = 0,
+        num_shards: int = 1,
+        max_batches: int = 0,
+        cache_dir: str | Path = "cache",
+        decoder: Decoder = decode_files,
+    ):
+        self.sampler = EpochSampler(folder, batch_size, seed, shard_id=shard_id, num_shards=num_shards,
+                                    max_batches=max_batches)
+        self.folder, self.files = self.sampler.folder, self.sampler.files
+        self.image_size, self.batch_size, self.seed, self.augment = image_size, batch_size, seed, augment
+        self.num_threads = num_threads
+        self.device, _ = placement(device)
         self.cache_dir = Path(cache_dir)
         self.decoder = decoder
         self._images: torch.Tensor | None = None
+        self._next_epoch = 0  # what plain iteration gives next
+
+    def __len__(self) -> int:
+        return len(self.sampler)
 
     @property
     def cache_path(self) -> Path:
@@ -98,15 +125,19 @@ class DecodedStream(UnlabeledStream):
         return images
 
     def epoch(self, e: int) -> Iterator[torch.Tensor]:
+        """The batches of epoch `e`, as `UnlabeledStream.epoch(e)` gives them."""
         self._next_epoch = e + 1
         images = self.images()
-        order = torch.from_numpy(self.epoch_order(e)).to(images.device)  # one copy per epoch, none per step
+        order = torch.from_numpy(self.sampler.epoch_order(e)).to(images.device)  # one copy per epoch, not per step
         if self.augment:
-            start, end, flip = (torch.from_numpy(p).to(self.device) for p in self.epoch_augment(e))
-        for b in range(self.batches_per_epoch):
+            start, end, flip = (torch.from_numpy(p).to(self.device) for p in self.sampler.epoch_augment(e))
+        for b in range(len(self)):
             sl = slice(b * self.batch_size, (b + 1) * self.batch_size)
             x = images[order[sl]].to(self.device, non_blocking=True).float().mul_(1 / 255)  # as DALI scales
             yield crop_and_flip(x, start[sl], end[sl], flip[sl]) if self.augment else x
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        return self.epoch(self._next_epoch)
 
     def close(self) -> None:
         self._images = None

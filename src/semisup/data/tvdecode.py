@@ -1,7 +1,7 @@
 """Decoding without DALI: torchvision's JPEG decoder (nvJPEG on a GPU, libjpeg-turbo on the CPU).
 
 The pipeline decodes with DALI. This is for a machine that has PyTorch but no DALI, such as a lent GPU before DALI's
-wheels are carried to it (`semisup gpu-check`). It keeps the contract of `loaders.decode_files`: every file
+wheels are carried to it (`semisup gpu-check`). It keeps the contract of `dali_graph.decode_files`: every file
 once, in order, as uint8 [N, 3, S, S] on the CPU, squashed to S x S with an antialiased bilinear resize. The pixels
 are close to DALI's but not bit-equal (other resampling code), so whatever uses it says so.
 """

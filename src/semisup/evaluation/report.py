@@ -8,7 +8,7 @@ Rows come from `dvc.api.exp_show()` (one per experiment); rows from different da
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from ..methods import REGISTRY
 from ..typed import dotted
 from .intervals import Interval, paired_interval
 from .report_plots import plot, plot_labels
+from .report_rows import GroupSummary, Run
 
 METHODS = ("baseline", "gan")  # every counted run has these two
 OPTIONAL = tuple(m for m in REGISTRY if m not in METHODS)  # shown when the experiment ran it (older commits did not)
@@ -26,25 +27,6 @@ PUBLISHED = (
     "| published (Kaggle, 224 px, GPU) | baseline | GAN | gain |\n| --- | --- | --- | --- |\n"
     "| curated 100 | 60.2% | 83.2% | +23.0 |\n| random 100 (average of draws) | – | – | about +10 |\n"
 )
-
-
-@dataclass(frozen=True)
-class Run:
-    name: str
-    group: tuple[Any, ...]  # GROUP_KEYS values, then the GAN's recipe (runs of different recipes are never pooled)
-    seed: int
-    accuracy: dict[str, float]  # method -> test accuracy in [0, 1]
-    recipe: dict[str, str] = field(default_factory=dict)  # method -> changes from the published recipe
-    steps: dict[str, int | None] = field(default_factory=dict)  # method -> optimiser steps (None: not recorded)
-
-
-@dataclass(frozen=True)
-class GroupSummary:
-    group: tuple[Any, ...]
-    runs: int
-    seeds: list[int]
-    accuracy: dict[str, tuple[float, float]]  # method -> (mean, std) in percent
-    gain: Interval | None  # GAN minus baseline, points; None with one run
 
 
 def runs_from_exp_show(rows: list[dict[str, Any]]) -> list[Run]:

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .report import GroupSummary
+from .report_rows import GroupSummary
 
 
 def plot(summaries: list[GroupSummary], path: Path, methods: tuple[str, ...], optional: tuple[str, ...]) -> None:

@@ -106,7 +106,7 @@ def measure(arm: str, seed: int, wall: float, overrides: tuple[str, ...] = (), b
     from ..parameters import default_params, load_params
     from ..scoring import evaluate
     from ..provenance import model_provenance
-    from ..data.loaders import load_labeled
+    from ..data.labeled_loader import load_labeled
     from ..device import resolve_device
     from ..methods import method_class
 

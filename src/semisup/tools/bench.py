@@ -28,15 +28,20 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
 from ..parameters import params_from_dict
 from ..training.execution import Execution
 from ..files import write_text
-from ..data.loaders import UnlabeledStream, dali_available, unlabeled_files
+from ..data.dali_graph import dali_available
+from ..data.folders import unlabeled_files
+from ..data.unlabeled_stream import UnlabeledStream
 from ..device import resolve_device
+
+if TYPE_CHECKING:
+    from ..data.decoded import DecodedStream
 
 LABELED, BATCH = 100, 64  # the published labelled set and unlabelled/generated batch
 PUBLISHED_UNLABELED = 35_000
@@ -161,13 +166,13 @@ def baseline_step(size: int, variant: str, device: torch.device) -> Callable[[],
 
 
 def stream(folder: Path, size: int, device: torch.device, decode: str, threads: int, cache: Path,
-           max_batches: int = 0) -> UnlabeledStream:
+           max_batches: int = 0) -> UnlabeledStream | DecodedStream:
     """The unlabelled stream `train_gan` would read: DALI decoding every epoch, or decode once. Without DALI
     (`decode` "once (torchvision)") the decode-once stream is filled by torchvision's decoder."""
     if decode.startswith("once"):
         from ..data import tvdecode
         from ..data.decoded import DecodedStream
-        from ..data.loaders import decode_files
+        from ..data.dali_graph import decode_files
 
         decoder = tvdecode.decode_files if decode == "once (torchvision)" else decode_files
         return DecodedStream(folder, size, BATCH, device, threads, seed=0, cache_dir=cache, max_batches=max_batches,
@@ -184,7 +189,7 @@ def decoders(device: torch.device, dali: bool) -> list[tuple[str, torch.device, 
     return rows + [("cpu decode", torch.device("cpu"), "every_epoch"), ("decode once", device, "once")]
 
 
-def loader_rate(s: UnlabeledStream, device: torch.device, epochs: int = 2) -> float:
+def loader_rate(s: UnlabeledStream | DecodedStream, device: torch.device, epochs: int = 2) -> float:
     """Images/s of whole epochs of the stream (the first epoch, which builds the pipeline or the cache, excluded)."""
     list(s.epoch(0))
     if device.type == "cuda":

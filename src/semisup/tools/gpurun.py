@@ -49,7 +49,7 @@ def environment() -> dict[str, Any]:
     import torch
     import torchvision
 
-    from ..data.loaders import dali_available
+    from ..data.dali_graph import dali_available
 
     cuda = torch.cuda.is_available()
     return {"torch": torch.__version__, "torchvision": torchvision.__version__, "cuda": torch.version.cuda,

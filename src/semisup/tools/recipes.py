@@ -53,7 +53,7 @@ def profile_params(profile: str, overrides: dict[str, Any], conf: Path = Path("c
 def decoder() -> Callable[..., torch.Tensor]:
     """DALI's decoder where it is installed, else torchvision's (nvJPEG on a GPU)."""
     from ..data import tvdecode
-    from ..data.loaders import dali_available, decode_files
+    from ..data.dali_graph import dali_available, decode_files
 
     return decode_files if dali_available() else tvdecode.decode_files
 
@@ -63,7 +63,7 @@ def decoded(folder: Path, size: int, device: torch.device, decode: Callable[...,
     """A labelled folder (labelled, val or test) as images in [0, 1] and labels, both on `device`."""
     import torch
 
-    from ..data.loaders import labeled_files
+    from ..data.folders import labeled_files
 
     files, labels = labeled_files(folder)
     x = decode([str(f) for f in files], size, device, 4).to(device).float().mul_(1 / 255)
@@ -95,7 +95,7 @@ def labeled_data(params: Params, method: str, folders: Folders, exe: Execution,
     """What `training.runs.labeled_data` gives the method, from decoded tensors (augmented passes drawn on the
     device instead of DALI's graph)."""
     from ..data.decoded import labeled_passes
-    from ..data.loaders import unlabeled_files
+    from ..data.folders import unlabeled_files
     from ..training.contract import LabeledData
 
     cls = method_class(method)

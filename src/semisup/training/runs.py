@@ -3,6 +3,7 @@ and checkpoint locations."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,11 +13,17 @@ from ..artifacts import save_model
 from ..config import Params
 from .execution import Execution, join_ranks, leave_ranks, rank_device, ranks_from_env
 from ..files import check_writable
-from ..data.loaders import LabeledLoader, UnlabeledStream, decode_files, load_labeled, unlabeled_files
-from .loop import TrainResult
-from .contract import LabeledData
+from ..data.dali_graph import decode_files
+from ..data.folders import unlabeled_files
+from ..data.labeled_loader import LabeledLoader, load_labeled
+from ..data.unlabeled_stream import UnlabeledStream
 from .checkpoint import Checkpoint, fingerprint
+from .contract import LabeledData
+from .loop import TrainResult
 from .timing import split_timing, write_timing
+
+if TYPE_CHECKING:
+    from ..data.decoded import DecodedStream
 
 DATA = Path("data")
 CACHE = Path("cache")  # decoded tensors (`loader.decode: once`): outside DVC's outputs, like checkpoints/
@@ -71,7 +78,8 @@ def unlabeled_sample(params: Params, device: torch.device) -> torch.Tensor:
 
 
 def unlabeled_stream(params: Params, exe: Execution, batch_size: int, augment: bool, max_batches: int,
-                     folders: tuple[Path, ...] = (DATA / "unlabeled",), seed: int | None = None) -> UnlabeledStream:
+                     folders: tuple[Path, ...] = (DATA / "unlabeled",),
+                     seed: int | None = None) -> UnlabeledStream | DecodedStream:
     """This rank's shard of the unlabelled set (or of `folders`): JPEGs decoded by DALI every epoch (published), or,
     with `loader.decode: once`, uint8 tensors decoded on first use and cached (on the GPU when they fit)."""
     kwargs = dict(seed=params.seed if seed is None else seed, num_threads=params.loader.num_threads, augment=augment,

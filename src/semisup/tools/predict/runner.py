@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from ...artifacts import check_metadata
-from ...data.loaders import image_graph, pipeline_kwargs
+from ...data.dali_graph import image_graph, pipeline_kwargs
 from ...device import placement
 from ...errors import PipelineError
 from ...files import printable
@@ -63,7 +63,7 @@ class _Feed:
 
 
 class Runner:
-    """Encoded photos -> class probabilities: the evaluation graph (`loaders.image_graph`) fed by `_Feed`, then
+    """Encoded photos -> class probabilities: the evaluation graph (`dali_graph.image_graph`) fed by `_Feed`, then
     the model. A batch that DALI fails on (rare: `inspect_image` already decoded it with Pillow) is redone photo by
     photo, so only the photo DALI cannot decode is skipped."""
 

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from ...data.images import as_rgb_jpeg, inspect_image
-from ...data.loaders import IMAGE_SUFFIXES
+from ...data.folders import IMAGE_SUFFIXES
 from ...data.sources import Entry, Refused, file_entries, iter_entries
 from ...errors import PipelineError
 

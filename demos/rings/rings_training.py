@@ -34,15 +34,13 @@ import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semisup.errors import ConfigError
-from semisup.typed import build, read_params_file, require
+from rings_params import METHODS, RingsDataParams, RingsParams, RingsTrainParams
 from semisup.methods.losses import (
     discriminator_loss,
     feature_matching_loss,
@@ -53,117 +51,6 @@ from semisup.methods.losses import (
 )
 
 K = 2  # real classes: 0 = inner ring, 1 = outer ring
-METHODS = ("labeled_only", "sgan", "kplus1")
-
-# ---------------------------------------------------------------------------------------------------------------
-# Parameters
-# ---------------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RingsDataParams:
-    inner_radius: float = 1.0
-    outer_radius: float = 2.0
-    noise: float = 0.1  # standard deviation of the radius
-    unlabeled_per_ring: int = 500  # training points per ring (the labelled ones are drawn from these)
-    test_per_ring: int = 500  # fresh points per ring for the test accuracy
-    labeled_per_class: int = 2
-
-
-@dataclass(frozen=True)
-class RingsModelParams:
-    hidden: int = 64  # width of the two hidden layers of classifier and generator
-    latent_dim: int = 2  # generator noise dimension
-
-
-@dataclass(frozen=True)
-class RingsTrainParams:
-    steps: int = 3000  # optimizer steps, every method
-    lr: float = 0.003  # Adam, both networks
-    beta1: float = 0.5
-    beta2: float = 0.999
-    batch_size: int = 64  # unlabelled and generated points per step
-    generator_loss: Literal["standard", "feature_matching"] = "standard"
-    kplus1: bool = True  # also train the explicit K+1-class classifier
-    # processes, one method each; 1 = all in this process. Results do not depend on it. > 1 starts workers with
-    # `spawn`, so a calling script needs the `if __name__ == "__main__":` guard (demos/rings/rings.py has it)
-    workers: int = 1
-
-
-@dataclass(frozen=True)
-class RingsPlotParams:
-    # which seed data.png, generated.png and boundaries.png show: one of the trained seeds, or `median`: the seed
-    # whose SGAN gain over labelled-only is the median one (the lower middle for an even count), a typical case
-    seed: int | str = "median"
-    snapshots: tuple[int, ...] = (0, 250, 1000, 3000)  # steps at which generated points are drawn
-    generated_points: int = 500
-    grid: int = 120  # resolution of the decision maps
-    dpi: int = 80
-
-
-@dataclass(frozen=True)
-class RingsParams:
-    num_seeds: int = 10  # seeds first_seed .. first_seed + num_seeds - 1, all reported (no picking)
-    first_seed: int = 0
-    data: RingsDataParams = field(default_factory=RingsDataParams)
-    model: RingsModelParams = field(default_factory=RingsModelParams)
-    train: RingsTrainParams = field(default_factory=RingsTrainParams)
-    plot: RingsPlotParams = field(default_factory=RingsPlotParams)
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(range(self.first_seed, self.first_seed + self.num_seeds))
-
-    @property
-    def methods(self) -> list[str]:
-        return ["labeled_only", "sgan"] + (["kplus1"] if self.train.kplus1 else [])
-
-
-def load_rings_params(path: str | Path) -> RingsParams:
-    raw = read_params_file(path, "demos/rings (where its dvc.yaml is)")
-    try:
-        return rings_params_from_dict(raw)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-
-
-def rings_params_from_dict(raw: dict[str, Any]) -> RingsParams:
-    params = build(RingsParams, raw)
-    _validate(params)
-    return params
-
-
-def _validate(p: RingsParams) -> None:
-    require(1 <= p.num_seeds <= 100, "num_seeds", p.num_seeds, "use 1..100 (the demo reports >= 5)")
-    require(p.first_seed >= 0, "first_seed", p.first_seed, "use an integer >= 0")
-    d = p.data
-    require(d.inner_radius > 0, "data.inner_radius", d.inner_radius, "use a number > 0")
-    require(d.outer_radius > d.inner_radius, "data.outer_radius", d.outer_radius,
-             f"use a number > data.inner_radius ({d.inner_radius})")
-    require(d.noise >= 0, "data.noise", d.noise, "use a number >= 0")
-    require(d.unlabeled_per_ring >= 1, "data.unlabeled_per_ring", d.unlabeled_per_ring, "use an integer >= 1")
-    require(d.test_per_ring >= 1, "data.test_per_ring", d.test_per_ring, "use an integer >= 1")
-    require(1 <= d.labeled_per_class <= d.unlabeled_per_ring, "data.labeled_per_class", d.labeled_per_class,
-             f"use 1..data.unlabeled_per_ring ({d.unlabeled_per_ring})")
-    m = p.model
-    require(m.hidden >= 1, "model.hidden", m.hidden, "use an integer >= 1")
-    require(m.latent_dim >= 1, "model.latent_dim", m.latent_dim, "use an integer >= 1")
-    t = p.train
-    require(t.steps >= 1, "train.steps", t.steps, "use an integer >= 1")
-    require(t.lr > 0, "train.lr", t.lr, "use a number > 0")
-    require(0 <= t.beta1 < 1, "train.beta1", t.beta1, "use 0 <= beta1 < 1")
-    require(0 <= t.beta2 < 1, "train.beta2", t.beta2, "use 0 <= beta2 < 1")
-    require(t.batch_size >= 1, "train.batch_size", t.batch_size, "use an integer >= 1")
-    require(1 <= t.workers <= 8, "train.workers", t.workers, "use 1..8")
-    pl = p.plot
-    require(pl.seed == "median" or pl.seed in p.seeds, "plot.seed", pl.seed,
-             f"use median or one of the trained seeds {p.first_seed}..{p.first_seed + p.num_seeds - 1}")
-    for i, s in enumerate(pl.snapshots):
-        require(0 <= s <= t.steps, f"plot.snapshots[{i}]", s, f"use steps in 0..train.steps ({t.steps})")
-    require(pl.generated_points >= 1, "plot.generated_points", pl.generated_points, "use an integer >= 1")
-    require(10 <= pl.grid <= 1000, "plot.grid", pl.grid, "use 10..1000")
-    require(20 <= pl.dpi <= 300, "plot.dpi", pl.dpi, "use 20..300")
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # Seeds and data
@@ -217,6 +104,11 @@ def make_data(seed: int, d: RingsDataParams) -> RingsData:
     picks = [c * n + torch.randperm(n, generator=gen)[: d.labeled_per_class] for c in range(K)]
     x_test, y_test = ring_points(d.test_per_ring, d, gen)
     return RingsData(seed, x, y, torch.cat(picks), x_test, y_test)
+
+
+def plot_extent(d: RingsDataParams) -> float:
+    """Half the side of the square that the figures and the D(x) snapshots cover."""
+    return d.outer_radius + 4 * d.noise + 0.3
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -282,6 +174,22 @@ def accuracy(classifier: EnsembleMLP, x: torch.Tensor, y: torch.Tensor) -> list[
     with torch.no_grad():
         logits = classifier(x)[0][..., :K]
         return (logits.argmax(-1) == y).float().mean(dim=1).tolist()
+
+
+def grid_maps(classifier: EnsembleMLP, lim: float, n: int) -> tuple[np.ndarray, ...]:
+    """On an n x n grid over [-lim, lim]^2: (x, y, P(class 1) [S, n, n], D(x) = Z/(Z+1) [S, n, n]), every seed.
+
+    P(class 1) is the softmax over the K real classes; for a K+1 classifier D = 1 - p_fake (relative logits)."""
+    axis = torch.linspace(-lim, lim, n)
+    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+    n_seeds = classifier.weights[0].shape[0]
+    with torch.no_grad():
+        logits = classifier(grid.expand(n_seeds, -1, -1).contiguous())[0]
+        real = _relative(logits) if logits.shape[-1] > K else logits
+        p1 = real.softmax(dim=-1)[..., 1]
+        d_real = torch.sigmoid(torch.logsumexp(real, dim=-1))  # Z / (Z + 1)
+    return gx.numpy(), gy.numpy(), p1.reshape(n_seeds, n, n).numpy(), d_real.reshape(n_seeds, n, n).numpy()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -351,7 +259,7 @@ def train_gan(data: list[RingsData], p: RingsParams, kplus1: bool = False, snaps
             with torch.no_grad():
                 snapshots[step] = gen(z_fixed)[0].clone()
             if snapshot_grid:
-                real_maps[step] = torch.from_numpy(grid_maps(clf, _extent(p.data), snapshot_grid)[3])
+                real_maps[step] = torch.from_numpy(grid_maps(clf, plot_extent(p.data), snapshot_grid)[3])
 
     snap(0)
     for step in range(1, t.steps + 1):
@@ -456,156 +364,6 @@ def fraction_in_gap(points: torch.Tensor, d: RingsDataParams) -> float:
     return float(((r > lo) & (r < hi)).float().mean())
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Figures (matplotlib imported lazily; the training code does not need it)
-# ---------------------------------------------------------------------------------------------------------------
-
-_CLASS_COLORS = ("tab:blue", "tab:orange")
-_REGION_COLORS = ("#c6dbef", "#fdd0a2")  # light versions of the class colours, for decision regions
-
-
-def _extent(d: RingsDataParams) -> float:
-    return d.outer_radius + 4 * d.noise + 0.3
-
-
-def _scatter_data(ax: Any, data: RingsData, faint: bool = False) -> None:
-    x, y = data.x_train, data.y_train
-    for c in range(K):
-        pts = x[y == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, c=_CLASS_COLORS[c], alpha=0.25 if faint else 0.5, linewidths=0,
-                   label=None if faint else f"unlabelled, ring {c}")
-    xl, yl = data.x_labeled, data.y_labeled
-    for c in range(K):
-        pts = xl[yl == c]
-        ax.scatter(pts[:, 0], pts[:, 1], s=120, marker="*", c=_CLASS_COLORS[c], edgecolors="black", linewidths=0.8,
-                   zorder=5, label=None if faint else f"labelled, class {c}")
-
-
-def _square(ax: Any, lim: float) -> None:
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def plot_data(data: RingsData, p: RingsParams, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 4.2))
-    _scatter_data(ax, data)
-    _square(ax, _extent(p.data))
-    ax.set_title(f"two rings, {p.data.labeled_per_class} labelled points per class (seed {data.seed})", fontsize=9)
-    ax.legend(fontsize=7, loc="upper right", markerscale=1.0, framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=p.plot.dpi)
-    plt.close(fig)
-
-
-def plot_generated(data: RingsData, result: TrainResult, index: int, p: RingsParams, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    steps = sorted(result.snapshots)
-    fig, axes = plt.subplots(1, len(steps), figsize=(2.6 * len(steps), 2.9), squeeze=False)
-    lim = _extent(p.data)
-    for ax, step in zip(axes[0], steps):
-        if step in result.real_maps:  # grey where the classifier calls a point generated (D < 0.5)
-            d_map = result.real_maps[step][index].numpy()
-            axis = np.linspace(-lim, lim, d_map.shape[0])
-            ax.contourf(axis, axis, d_map, levels=[0, 0.5, 1], colors=["#d9d9d9", "white"])
-        _scatter_data(ax, data, faint=True)
-        pts = result.snapshots[step][index]
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, c="red", linewidths=0, label="generated")
-        share = fraction_in_gap(pts, p.data)
-        ax.set_title(f"step {step}: {100 * share:.0f}% in the gap", fontsize=9)
-        _square(ax, lim)
-    axes[0][0].legend(fontsize=7, loc="upper right", markerscale=3)
-    fig.suptitle(f"generated points (red) over the rings, SGAN, seed {data.seed}; grey: D(x) < 0.5", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=p.plot.dpi)
-    plt.close(fig)
-
-
-def grid_maps(classifier: EnsembleMLP, lim: float, n: int) -> tuple[np.ndarray, ...]:
-    """On an n x n grid over [-lim, lim]^2: (x, y, P(class 1) [S, n, n], D(x) = Z/(Z+1) [S, n, n]), every seed.
-
-    P(class 1) is the softmax over the K real classes; for a K+1 classifier D = 1 - p_fake (relative logits)."""
-    axis = torch.linspace(-lim, lim, n)
-    gx, gy = torch.meshgrid(axis, axis, indexing="xy")
-    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    n_seeds = classifier.weights[0].shape[0]
-    with torch.no_grad():
-        logits = classifier(grid.expand(n_seeds, -1, -1).contiguous())[0]
-        real = _relative(logits) if logits.shape[-1] > K else logits
-        p1 = real.softmax(dim=-1)[..., 1]
-        d_real = torch.sigmoid(torch.logsumexp(real, dim=-1))  # Z / (Z + 1)
-    return gx.numpy(), gy.numpy(), p1.reshape(n_seeds, n, n).numpy(), d_real.reshape(n_seeds, n, n).numpy()
-
-
-def decision_map(classifier: EnsembleMLP, index: int, lim: float, n: int) -> tuple[np.ndarray, ...]:
-    """`grid_maps` for one seed of an ensemble: (x, y, P(class 1), D(x)), each [n, n]."""
-    gx, gy, p1, d_real = grid_maps(classifier, lim, n)
-    return gx, gy, p1[index], d_real[index]
-
-
-_TITLES = {"labeled_only": "labelled only", "sgan": "SGAN (K logits)", "kplus1": "explicit K+1 classes"}
-
-
-def plot_boundaries(data: RingsData, results: dict[str, TrainResult], index: int, p: RingsParams,
-                    path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    names = list(results)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.6), squeeze=False)
-    lim = _extent(p.data)
-    for ax, name in zip(axes[0], names):
-        res = results[name]
-        gx, gy, p1, d_real = decision_map(res.classifier, index, lim, p.plot.grid)
-        ax.contourf(gx, gy, p1, levels=[0, 0.5, 1], colors=list(_REGION_COLORS))
-        ax.contour(gx, gy, p1, levels=[0.5], colors="black", linewidths=1.5)
-        if res.generator is not None:  # where the classifier believes the data are: D(x) = 0.5
-            ax.contour(gx, gy, d_real, levels=[0.5], colors="green", linewidths=0.8, linestyles="dashed")
-        _scatter_data(ax, data, faint=True)
-        ax.set_title(f"{_TITLES[name]}: test acc {100 * res.accuracy[index]:.0f}%", fontsize=9)
-        _square(ax, lim)
-    fig.suptitle(f"decision boundary (black); dashed green: D(x)=0.5; seed {data.seed}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=p.plot.dpi)
-    plt.close(fig)
-
-
-def plot_all_seeds(data: list[RingsData], results: dict[str, TrainResult], p: RingsParams, path: Path) -> None:
-    """Every method (rows) on every seed (columns): the boundary, the labelled points and the test accuracy."""
-    import matplotlib.pyplot as plt
-
-    names = list(results)
-    fig, axes = plt.subplots(len(names), len(data), figsize=(1.25 * len(data) + 0.4, 1.45 * len(names) + 0.4),
-                             squeeze=False, layout="constrained")
-    lim = _extent(p.data)
-    n = max(40, p.plot.grid // 2)
-    for row, name in enumerate(names):
-        res = results[name]
-        for col, d in enumerate(data):
-            ax = axes[row][col]
-            gx, gy, p1, _ = decision_map(res.classifier, col, lim, n)
-            ax.contourf(gx, gy, p1, levels=[0, 0.5, 1], colors=list(_REGION_COLORS))
-            ax.contour(gx, gy, p1, levels=[0.5], colors="black", linewidths=0.8)
-            ring = d.x_train[:: max(1, len(d.x_train) // 300)]
-            ax.scatter(ring[:, 0], ring[:, 1], s=0.5, c="grey", linewidths=0)
-            xl, yl = d.x_labeled, d.y_labeled
-            ax.scatter(xl[:, 0], xl[:, 1], s=25, marker="*", c=[_CLASS_COLORS[int(c)] for c in yl],
-                       edgecolors="black", linewidths=0.4, zorder=5)
-            ax.set_title(f"{100 * res.accuracy[col]:.0f}%", fontsize=7, pad=2)
-            _square(ax, lim)
-            if col == 0:
-                ax.set_ylabel(_TITLES[name], fontsize=7)
-            if row == len(names) - 1:
-                ax.set_xlabel(f"seed {d.seed}", fontsize=7)
-    fig.suptitle("decision boundaries and test accuracy, every seed", fontsize=9)
-    fig.savefig(path, dpi=p.plot.dpi)
-    plt.close(fig)
-
-
 def figure_seed_index(results: dict[str, TrainResult], p: RingsParams) -> int:
     """Index (into p.seeds) of the seed the single-seed figures show; see `RingsPlotParams.seed`."""
     if p.plot.seed != "median":
@@ -613,17 +371,3 @@ def figure_seed_index(results: dict[str, TrainResult], p: RingsParams) -> int:
     gain = np.asarray(results["sgan"].accuracy) - np.asarray(results["labeled_only"].accuracy)
     order = np.argsort(gain, kind="stable")
     return int(order[(len(order) - 1) // 2])
-
-
-def write_figures(data: list[RingsData], results: dict[str, TrainResult], p: RingsParams, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    out.mkdir(parents=True, exist_ok=True)
-    index = figure_seed_index(results, p)
-    paths = [out / "data.png", out / "generated.png", out / "boundaries.png", out / "boundaries_all_seeds.png"]
-    plot_data(data[index], p, paths[0])
-    plot_generated(data[index], results["sgan"], index, p, paths[1])
-    plot_boundaries(data[index], results, index, p, paths[2])
-    plot_all_seeds(data, results, p, paths[3])
-    return paths
