@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from semisup.config import ConfigError, Params
+from semisup.config import ConfigError
 
 from semisup.parameters import default_params, load_params, params_from_dict
 from semisup.errors import PipelineError

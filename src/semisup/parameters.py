@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from .config import Params, validate_core
-from .errors import ConfigError
 from .methods import section_names, sections
 from .typed import build, read_params_file
 
@@ -45,9 +44,7 @@ def load_shared_params(path: str | Path = "params.yaml") -> Params:
     """The shared sections only, for the stages before training (source, prepare, curate): they read no method's
     section, so they neither import the methods nor re-run when a method's code changes. Method sections are left
     to the training stages, which validate them; any other unknown key still stops here."""
-    raw = read_params_file(path, "the project root (where dvc.yaml is)")
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping of sections")
+    raw = read_params_file(path, "the project root (where dvc.yaml is)")  # a mapping, or one line why not
     params = build(Params, {k: v for k, v in raw.items() if k not in section_names()})
     validate_core(params)
     return params

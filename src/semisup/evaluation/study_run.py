@@ -187,7 +187,7 @@ def run_study(seeds: list[int], arms: list[str], out: Path, profile: str, force:
     (unlabelled images seen), each arm that reads unlabelled images runs once per budget (its own section's steps
     set by its method class, `VALIDATIONS` validated rounds) into `<out>/<arm>@<images>-seed<k>.json`; the others
     (the baseline) run once, the flat reference every budget is paired with."""
-    from ..parameters import default_params, load_params
+    from ..parameters import load_params
     from ..methods import method_class, names
 
     unknown = [a for a in arms if a not in names()]

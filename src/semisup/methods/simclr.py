@@ -24,7 +24,7 @@ from ..models import Classifier
 from ..training.schedules import make_scheduler
 from ..training.contract import LabeledData, Method, Rounds, Unlabeled
 from .baseline import Baseline, BaselineConfig
-from .fixmatch import FixMatch, FixMatchConfig, decay_groups
+from .fixmatch import FixMatch, decay_groups
 
 @dataclass(frozen=True)
 class PretrainConfig:
